@@ -1,0 +1,202 @@
+"""Typed settings of the kernel: defaults, kernelspec arguments, environment, ``%spark config``.
+
+Precedence, lowest to highest: the defaults below, the kernelspec (``--SparkSettings.x=...``
+on the kernel's command line or a Jupyter config file), environment variables, and values
+set with ``%spark config`` (applied at the next ``%spark restart``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from traitlets import Bool, Dict, Float, Int, List, Unicode, validate
+from traitlets.config import Configurable
+
+# Safe local defaults: nothing listens beyond loopback, the UI cannot kill jobs,
+# Arrow is on, and Spark's console progress bars (carriage-return noise) are off.
+SAFE_DEFAULTS: dict[str, str] = {
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.ui.killEnabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.log.structuredLogging.enabled": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.pyspark.fallback.enabled": "true",
+    "spark.driver.maxResultSize": "1g",
+}
+
+LOG_LEVELS = ("ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF", "TRACE")
+
+_ENV_FIELDS: dict[str, str] = {
+    "PYSPARK_KERNEL_MASTER": "master",
+    "PYSPARK_KERNEL_REMOTE": "remote",
+    "SPARK_REMOTE": "remote",
+    "PYSPARK_KERNEL_APP_NAME": "app_name",
+    "PYSPARK_KERNEL_OUTPUT_DIR": "output_dir",
+    "PYSPARK_KERNEL_MAX_ROWS": "max_rows",
+    "PYSPARK_KERNEL_MAX_CHARS": "max_chars",
+    "PYSPARK_KERNEL_LOG_LEVEL": "log_level",
+    "PYSPARK_KERNEL_DETECT": "detect",
+    "PYSPARK_KERNEL_EXACT_COUNT": "exact_count",
+    "PYSPARK_KERNEL_TIMEOUT": "timeout",
+    "PYSPARK_KERNEL_PROGRESS_AFTER": "progress_after",
+    "PYSPARK_KERNEL_PACKAGES": "packages",
+}
+
+_SIZE = re.compile(r"^\d+[kmgtp]?b?$", re.IGNORECASE)
+_MASTER = re.compile(
+    r"^(local(\[(\*|\d+)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]|spark://.+|yarn|k8s://.+|mesos://.+)$"
+)
+# Settings Spark reads as sizes or counts; checked before the JVM starts, so a typo gets
+# an error naming the setting instead of "Java gateway process exited".
+_SIZE_KEYS = (
+    "spark.driver.memory",
+    "spark.executor.memory",
+    "spark.driver.maxResultSize",
+    "spark.driver.memoryOverhead",
+    "spark.executor.memoryOverhead",
+)
+_INT_KEYS = ("spark.executor.cores", "spark.driver.cores", "spark.sql.shuffle.partitions")
+
+
+class SettingsError(ValueError):
+    """A setting has a value Spark cannot use."""
+
+
+class SparkSettings(Configurable):
+    """What the kernel's SparkSession is built from, and how results are shown."""
+
+    master = Unicode("local[*]", help="Spark master URL (local[*], spark://H:P, yarn, k8s://...).").tag(
+        config=True
+    )
+    remote = Unicode(
+        "", help="Spark Connect URL (sc://HOST:PORT). When set, `master` is not used."
+    ).tag(config=True)
+    app_name = Unicode("pyspark-kernel", help="Spark application name.").tag(config=True)
+    conf = Dict(
+        default_value={}, help="Extra Spark settings, key -> value (e.g. spark.driver.memory=2g)."
+    ).tag(config=True)
+    packages = List(
+        Unicode(), default_value=[], help="Bundled jar sets to add to the session (e.g. kafka)."
+    ).tag(config=True)
+    output_dir = Unicode(
+        "", help="The kernel's own output folder (emptied before each cell). Default: private temp."
+    ).tag(config=True)
+    max_rows = Int(100, help="Rows shown in a result preview.").tag(config=True)
+    max_chars = Int(500, help="Characters of a string value shown in a preview.").tag(config=True)
+    log_level = Unicode("WARN", help="Lowest JVM driver log level shown in cells.").tag(config=True)
+    detect = Bool(True, help="Detect and show each cell's result.").tag(config=True)
+    exact_count = Bool(False, help="Add an exact row count to previews (runs count()).").tag(
+        config=True
+    )
+    timeout = Float(0.0, help="Per-cell time limit in seconds (0: none).").tag(config=True)
+    progress_after = Float(
+        1.0, help="Seconds a cell's Spark jobs run before their progress is shown (0: always)."
+    ).tag(config=True)
+    start_timeout = Float(180.0, help="Seconds to wait for the session to start.").tag(config=True)
+
+    @validate("max_rows", "max_chars")
+    def _positive(self, proposal: Any) -> int:
+        if proposal.value < 1:
+            raise SettingsError(f"{proposal.trait.name} must be at least 1, got {proposal.value}")
+        return int(proposal.value)
+
+    @validate("timeout")
+    def _non_negative(self, proposal: Any) -> float:
+        if proposal.value < 0:
+            raise SettingsError(f"timeout must be 0 (off) or positive, got {proposal.value}")
+        return float(proposal.value)
+
+    @validate("log_level")
+    def _level(self, proposal: Any) -> str:
+        level = str(proposal.value).upper()
+        if level not in LOG_LEVELS:
+            raise SettingsError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+        return level
+
+    def apply_env(self, environ: Mapping[str, str] = os.environ) -> None:
+        """Override settings from ``PYSPARK_KERNEL_*`` / ``SPARK_REMOTE`` variables."""
+        for var, field in _ENV_FIELDS.items():
+            if var in environ and environ[var] != "":
+                self.set(field, environ[var])
+        extra = environ.get("PYSPARK_KERNEL_CONF", "")
+        for item in filter(None, (part.strip() for part in extra.split(";"))):
+            key, value = parse_assignment(item)
+            self.conf = {**self.conf, key: value}
+
+    def set(self, field: str, raw: str) -> None:
+        """Set one field from its text form (as typed in an env var or a magic)."""
+        if field not in _field_names():
+            raise SettingsError(f"unknown setting {field!r}")
+        trait = self.traits()[field]
+        value: Any
+        if isinstance(trait, Bool):
+            value = _parse_bool(field, raw)
+        elif isinstance(trait, Int):
+            value = _parse_number(field, raw, int)
+        elif isinstance(trait, Float):
+            value = _parse_number(field, raw, float)
+        elif isinstance(trait, List):
+            value = [p.strip() for p in raw.split(",") if p.strip()]
+        else:
+            value = raw.strip()
+        setattr(self, field, value)
+
+    def spark_conf(self) -> dict[str, str]:
+        """The Spark settings to build the session with: safe defaults, then user ones."""
+        merged = {**SAFE_DEFAULTS, "spark.app.name": self.app_name}
+        if not self.remote:
+            merged["spark.master"] = self.master
+        merged.update({str(k): str(v) for k, v in self.conf.items()})
+        return merged
+
+    def check(self) -> None:
+        """Raise `SettingsError` naming the first setting Spark could not use."""
+        conf = self.spark_conf()
+        if self.remote:
+            if not self.remote.startswith("sc://"):
+                raise SettingsError(f"remote must look like sc://HOST:PORT, got {self.remote!r}")
+            return
+        master = conf.get("spark.master", "")
+        if not _MASTER.match(master):
+            raise SettingsError(
+                f"spark.master={master!r} is not a Spark master URL "
+                "(expected local[*], local[N], spark://HOST:PORT, yarn or k8s://...)"
+            )
+        for key in _SIZE_KEYS:
+            if key in conf and not _SIZE.match(conf[key].strip()):
+                raise SettingsError(f"{key}={conf[key]!r} is not a size (e.g. 512m, 2g)")
+        for key in _INT_KEYS:
+            if key in conf and not conf[key].strip().isdigit():
+                raise SettingsError(f"{key}={conf[key]!r} is not a whole number")
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """Split ``key=value`` (spaces around ``=`` allowed)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise SettingsError(f"expected key=value, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def _field_names() -> set[str]:
+    return set(SparkSettings.class_trait_names(config=True))
+
+
+def _parse_bool(field: str, raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{field} must be on or off, got {raw!r}")
+
+
+def _parse_number(field: str, raw: str, kind: type) -> Any:
+    try:
+        return kind(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{field} must be a number, got {raw!r}") from None

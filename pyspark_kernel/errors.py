@@ -1,0 +1,79 @@
+"""Short, readable errors for Spark failures; the full trace is kept for ``%spark trace``."""
+
+from __future__ import annotations
+
+import os
+import traceback
+import types
+from typing import Any
+
+import py4j
+import pyspark
+
+_HIDDEN = tuple(os.path.dirname(m.__file__ or "") for m in (pyspark, py4j))
+
+
+class SparkSessionUnavailable(RuntimeError):
+    """The cell needs Spark but the session could not start or is being rebuilt."""
+
+
+class SparkDriverDied(RuntimeError):
+    """The driver JVM exited while the cell ran."""
+
+
+class CellTimeout(RuntimeError):
+    """The cell ran past ``%spark timeout``; its Spark jobs were cancelled."""
+
+
+def spark_error_types() -> tuple[type[BaseException], ...]:
+    """Exceptions shown the short way."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    return (PySparkException, Py4JError, ConnectionError, SparkSessionUnavailable, CellTimeout)
+
+
+def headline(exc: BaseException) -> str:
+    """The error's message without the JVM stack trace or the logical plan dump."""
+    text = str(exc).strip()
+    for marker in ("\n\nJVM stacktrace:", "\nJVM stacktrace:", ";\n'", "\n== "):
+        text = text.split(marker)[0]
+    lines = [line for line in text.splitlines() if line.strip()]
+    return " ".join(lines[:3]) if lines else type(exc).__name__
+
+
+def user_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """The traceback up to, not into, PySpark and Py4J internals."""
+    frames: list[types.TracebackType] = []
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith(_HIDDEN):
+            break
+        frames.append(tb)
+        tb = tb.tb_next
+    short: types.TracebackType | None = None
+    for frame in reversed(frames):
+        short = types.TracebackType(short, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return short
+
+
+def full_trace(exc: BaseException) -> str:
+    """Everything known about the error: Python traceback and, for Spark errors, the JVM's."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    jvm = getattr(exc, "getJvmStackTrace", None) or getattr(exc, "_stackTrace", None)
+    if callable(jvm):
+        try:
+            jvm = jvm()
+        except Exception:
+            jvm = None
+    if jvm:
+        text += f"\nJVM stack trace:\n{jvm}"
+    return text
+
+
+def condition(exc: BaseException) -> str | None:
+    """The Spark error condition (``TABLE_OR_VIEW_NOT_FOUND``), when there is one."""
+    getter: Any = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", None)
+    try:
+        return getter() if callable(getter) else None
+    except Exception:
+        return None

@@ -1,0 +1,393 @@
+"""The Spark behaviour of the kernel, as an IPython extension.
+
+`SparkExtension` hooks into IPython's ``pre_run_cell``/``post_run_cell`` events: before a
+cell it tags the cell's Spark jobs, empties the output folder and takes snapshots; after
+it, it detects the cell's result, previews it and publishes it with the cell's execution
+record. It loads in the ``pyspark`` kernel and, with ``%load_ext pyspark_kernel``, in any
+IPython kernel.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import errors
+from .capture import CellCapture, JvmOutputRouter
+from .config import SparkSettings
+from .iopub import Publisher
+from .mimetypes import RECORD_METADATA_KEY
+from .progress import CellProgress
+from .results import catalog, detect
+from .results.output_dir import OutputDir, OutputDirError
+from .results.preview import is_dataframe, preview
+from .results.record import ExecutionRecord
+from .results.render import table_bundle, table_payload
+from .session import SessionError, SessionManager
+
+log = logging.getLogger(__name__)
+
+# A cell that mentions one of these waits for the session before it runs.
+_NEEDS_SPARK = re.compile(r"\b(spark|sc|pyspark|SparkSession|SparkContext|sql|streams)\b")
+_KEEP_RECORDS = 200
+
+
+class _Unavailable:
+    """Bound as ``spark``/``sc`` while the session cannot be had; any use says why."""
+
+    def __init__(self, reason: str) -> None:
+        self._reason = reason
+
+    def __getattr__(self, name: str) -> Any:
+        raise errors.SparkSessionUnavailable(self._reason)
+
+    def __repr__(self) -> str:
+        return f"<Spark session unavailable: {self._reason}>"
+
+
+@dataclass
+class _Cell:
+    """State of the cell that is running."""
+
+    record: ExecutionRecord
+    code: str
+    capture: CellCapture
+    started: float
+    tag: str | None = None
+    names: dict[str, int] = field(default_factory=dict)
+    frames: dict[str, int] = field(default_factory=dict)
+    views: dict[str, str] = field(default_factory=dict)
+    progress: CellProgress | None = None
+    shown_expression: bool = False
+    interrupted: bool = False
+    timed_out: bool = False
+    timer: threading.Timer | None = None
+    saved_sigint: Any = None
+
+
+class SparkExtension:
+    """Everything the kernel adds to IPython, wired to one shell."""
+
+    def __init__(self, shell: Any, settings: SparkSettings | None = None) -> None:
+        self.shell = shell
+        self.settings = settings or SparkSettings(config=getattr(shell, "config", None))
+        self.settings.apply_env()
+        self.publisher = Publisher(shell)
+        self.router = JvmOutputRouter({"stdout": sys.stdout, "stderr": sys.stderr})
+        self.session = SessionManager(self.settings, output_sink=self.router)
+        self.output_dir = self._make_output_dir()
+        self.records: list[ExecutionRecord] = []
+        self.last_trace: str | None = None
+        self.pending_conf: dict[str, str] = {}
+        self.cell: _Cell | None = None
+        self._bound_generation = -1
+
+    # -- wiring ----------------------------------------------------------------------------
+    def register(self) -> None:
+        """Hook into the shell and start building the session in the background."""
+        ns = self.shell.user_ns
+        ns["OUTPUT_DIR"] = str(self.output_dir.path)
+        os.environ["PYSPARK_KERNEL_OUTPUT_DIR"] = str(self.output_dir.path)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        formatter = self.shell.display_formatter.mimebundle_formatter
+        formatter.for_type_by_name("pyspark.sql.dataframe", "DataFrame", self.format_frame)
+        formatter.for_type_by_name("pyspark.pandas.frame", "DataFrame", self.format_frame)
+        self.shell.set_custom_exc(errors.spark_error_types(), self.show_error)
+        logging.getLogger().addFilter(_quiet_py4j_interrupt)
+        _quiet_pyspark_error_loggers()
+        from .magics import SparkMagics
+
+        self.shell.register_magics(SparkMagics(self.shell, extension=self))
+        self.session.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop streaming queries and Spark, leave no JVM behind, remove the output folder."""
+        from .streaming import stop_all_queries
+
+        if self.session.ready:
+            stop_all_queries(self.session.spark, timeout=min(timeout, 5.0))
+        self.session.stop(timeout)
+        self.output_dir.remove()
+
+    def _make_output_dir(self) -> OutputDir:
+        try:
+            return OutputDir(self.settings.output_dir)
+        except (OutputDirError, OSError) as exc:
+            print(f"pyspark-kernel: {exc}; using a private folder instead", file=sys.stderr)
+            return OutputDir()
+
+    @staticmethod
+    def mentions_spark(code: str) -> bool:
+        """True when `code` names the session or PySpark (then it waits for the session)."""
+        return bool(_NEEDS_SPARK.search(code))
+
+    # -- before a cell ---------------------------------------------------------------------
+    def pre_run_cell(self, info: Any) -> None:
+        code = info.raw_cell or ""
+        record = ExecutionRecord(execution_count=self.shell.execution_count)
+        capture = CellCapture().__enter__()
+        cell = _Cell(record=record, code=code, capture=capture, started=time.monotonic())
+        self.cell = cell
+        self.router.begin_cell(self.publisher.current_parent(), capture)
+        if self.mentions_spark(code):
+            self.bind_session(wait=True)
+        elif self.session.check_alive():
+            self.bind_session(wait=False)
+        try:
+            self.output_dir.clear()
+        except (OutputDirError, OSError) as exc:
+            print(f"pyspark-kernel: output folder not emptied: {exc}", file=sys.stderr)
+        if self.session.ready:
+            self._prepare_spark(cell)
+        if self.settings.detect:
+            cell.names = {
+                k: id(v) for k, v in self.shell.user_ns.items() if not k.startswith("_")
+            }
+            cell.frames = {k: i for k, i in cell.names.items() if is_dataframe(self.shell.user_ns[k])}
+        self._arm_interrupt(cell)
+
+    def bind_session(self, wait: bool) -> Any:
+        """Put ``spark`` (and ``sc``) in the namespace; wait for the session if asked."""
+        ns = self.shell.user_ns
+        try:
+            spark = self.session.wait() if wait else self.session.spark
+        except SessionError as exc:
+            reason = str(exc)
+            ns["spark"] = ns["sc"] = _Unavailable(reason)
+            return None
+        if spark is not None and self.session.generation != self._bound_generation:
+            ns["spark"] = spark
+            if not self.session.is_remote:
+                ns["sc"] = spark.sparkContext
+            else:
+                ns.pop("sc", None)
+            self._bound_generation = self.session.generation
+        return spark
+
+    def _prepare_spark(self, cell: _Cell) -> None:
+        spark = self.session.spark
+        try:
+            cell.tag = f"pyspark-kernel-{uuid.uuid4().hex[:12]}"
+            if self.session.is_remote:
+                spark.addTag(cell.tag)
+            else:
+                spark.sparkContext.addJobTag(cell.tag)
+                spark.sparkContext.setInterruptOnCancel(True)
+                cell.progress = CellProgress(
+                    spark, cell.tag, self.publisher, self.publisher.current_parent(),
+                    show_after=self.settings.progress_after,
+                )
+            if self.settings.detect:
+                cell.views = catalog.temp_views(spark, cell.code)
+        except Exception as exc:  # the JVM may have died just now
+            log.warning("could not prepare Spark for the cell: %s", exc)
+            self.session.check_alive()
+
+    def _arm_interrupt(self, cell: _Cell) -> None:
+        if threading.current_thread() is threading.main_thread():
+            cell.saved_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+        if self.settings.timeout > 0:
+            cell.timer = threading.Timer(self.settings.timeout, self._on_timeout, args=(cell,))
+            cell.timer.daemon = True
+            cell.timer.start()
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        """Cancel this cell's Spark jobs (from another thread: a py4j call made here, on
+        the interrupted thread, would break its connection) and end the cell."""
+        cell = self.cell
+        if cell is not None:
+            cell.interrupted = True
+            if cell.tag:
+                self._cancel_async(cell.tag)
+            if cell.timed_out:
+                raise errors.CellTimeout(
+                    f"the cell ran longer than the {self.settings.timeout:g} s limit "
+                    "(%spark timeout); its Spark jobs were cancelled"
+                )
+        raise KeyboardInterrupt
+
+    def _on_timeout(self, cell: _Cell) -> None:
+        if self.cell is cell:
+            cell.timed_out = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def _cancel_async(self, tag: str) -> None:
+        spark, remote = self.session.spark, self.session.is_remote
+
+        def cancel() -> None:
+            try:
+                if remote:
+                    spark.interruptTag(tag)
+                else:
+                    spark.sparkContext.cancelJobsWithTag(tag)
+            except Exception as exc:
+                log.warning("could not cancel Spark jobs of %s: %s", tag, exc)
+
+        threading.Thread(target=cancel, name="spark-cancel", daemon=True).start()
+
+    # -- after a cell ----------------------------------------------------------------------
+    def post_run_cell(self, result: Any) -> None:
+        cell = self.cell
+        if cell is None:
+            return
+        self.cell = None
+        if cell.timer is not None:
+            cell.timer.cancel()
+        if cell.saved_sigint is not None:
+            signal.signal(signal.SIGINT, cell.saved_sigint)
+        record = cell.record
+        record.execution_count = result.execution_count
+        error = result.error_before_exec or result.error_in_exec
+        record.status = "success" if result.success else "error"
+        if isinstance(error, KeyboardInterrupt) or (cell.interrupted and error is not None):
+            record.status = "interrupted"
+        if error is not None:
+            record.error_name = type(error).__name__
+            record.error_message = errors.headline(error)
+        alive = self.session.check_alive()
+        if cell.progress is not None:
+            state = {"success": "done", "interrupted": "cancelled"}.get(record.status, "failed")
+            record.spark_job_ids = cell.progress.finish(state) if alive else cell.progress.job_ids
+        if cell.tag and alive:
+            self._untag(cell.tag)
+        try:
+            if result.success and self.settings.detect:
+                self._detect(cell, result)
+        finally:
+            cell.capture.__exit__()
+            self.router.end_cell()
+            record.stdout = cell.capture.stdout.text()
+            record.stderr = cell.capture.stderr.text()
+            record.truncated_output = cell.capture.dropped
+            record.duration_ms = int((time.monotonic() - cell.started) * 1000)
+            self.records = [*self.records[-(_KEEP_RECORDS - 1) :], record]
+
+    def _untag(self, tag: str) -> None:
+        spark = self.session.spark
+        try:
+            if self.session.is_remote:
+                spark.removeTag(tag)
+            else:
+                spark.sparkContext.removeJobTag(tag)
+        except Exception as exc:
+            log.debug("could not remove job tag %s: %s", tag, exc)
+
+    def _detect(self, cell: _Cell, result: Any) -> None:
+        ns = self.shell.user_ns
+        record = cell.record
+        after = {k: id(v) for k, v in ns.items() if not k.startswith("_")}
+        record.created_variables = detect.short_reprs(ns, detect.changed_names(cell.names, after))
+        if cell.shown_expression:
+            record.result_source = "expression"
+            return
+        if not self.session.ready:
+            return
+        spark = self.session.spark
+        frames = {k: i for k, i in after.items() if is_dataframe(ns[k])}
+        try:
+            parquet = self.output_dir.find_parquet()
+            views = detect.changed_views(cell.views, catalog.temp_views(spark, cell.code), cell.code)
+        except Exception as exc:
+            record.result_source, record.result_error = "read_error", errors.headline(exc)
+            return
+        found = detect.choose(
+            str(parquet) if parquet else None, views, detect.pick_variable(cell.code, cell.frames, frames)
+        )
+        record.result_source = found.source
+        record.detected_parquet_path = found.parquet_path
+        record.detected_view_name = found.view_name
+        record.detected_variable_name = found.variable_name
+        if found.source == "none":
+            return
+        try:
+            if found.source == "parquet":
+                df = spark.read.parquet(found.parquet_path)
+            elif found.source == "view":
+                df = spark.table(found.view_name)
+            else:
+                df = ns[found.variable_name]
+            self.show_frame(df, found.source, record=record, view_name=found.view_name,
+                            parquet_path=found.parquet_path, variable_name=found.variable_name)
+        except Exception as exc:
+            record.result_source = "read_error"
+            record.result_error = errors.headline(exc)
+            print(f"pyspark-kernel: could not show the {found.source} result: "
+                  f"{record.result_error}", file=sys.stderr)
+
+    # -- showing ---------------------------------------------------------------------------
+    def table_for(self, df: Any, source: str, max_rows: int | None = None, **names: Any) -> dict[str, Any]:
+        """The table payload of `df`, previewed within the settings' bounds."""
+        rows = max_rows or self.settings.max_rows
+        shown = preview(df, rows, self.settings.max_chars, self.settings.exact_count)
+        return table_payload(shown, rows, source, **names)
+
+    def show_frame(self, df: Any, source: str, *, record: ExecutionRecord | None = None,
+                   max_rows: int | None = None, **names: Any) -> dict[str, Any]:
+        """Preview `df` and display it as a table in the current cell."""
+        payload = self.table_for(df, source, max_rows, **names)
+        metadata: dict[str, Any] = {}
+        if record is not None:
+            record.result_data = _as_dicts(payload)
+            metadata[RECORD_METADATA_KEY] = record.summary()
+        data, metadata = table_bundle(payload, metadata)
+        self.publisher.display(data, metadata)
+        return payload
+
+    def format_frame(self, df: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """IPython mime-bundle formatter for DataFrames (``execute_result`` and ``display``).
+
+        A frame with no columns (the result of DDL such as ``CREATE VIEW``) is left to
+        IPython's plain repr, so the detection rules still show what the command made."""
+        if not is_dataframe(df) or not df.columns:
+            return None
+        if self.cell is not None:
+            self.cell.shown_expression = True
+            self.cell.record.result_source = "expression"
+        payload = self.table_for(df, "expression")
+        if self.cell is not None:
+            self.cell.record.result_data = _as_dicts(payload)
+        return table_bundle(payload)
+
+    def show_error(self, shell: Any, etype: type, value: BaseException, tb: Any,
+                   tb_offset: int | None = None) -> list[str]:
+        """Custom exception handler: a short Spark error, the full trace kept for later."""
+        self.last_trace = errors.full_trace(value)
+        cell = self.cell
+        if cell is not None and cell.interrupted and not isinstance(value, errors.CellTimeout):
+            etype, value = KeyboardInterrupt, KeyboardInterrupt("cell interrupted; its Spark jobs were cancelled")
+        elif not self.session.check_alive() and self.session.state == "dead":
+            etype, value = errors.SparkDriverDied, errors.SparkDriverDied(self.session.describe_error())
+        message = errors.headline(value)
+        stb = shell.InteractiveTB.structured_traceback(etype, value, errors.user_frames(tb), tb_offset)
+        stb = [*stb[:-1], f"\x1b[0;31m{etype.__name__}\x1b[0m: {message}",
+               "(full error with the JVM stack trace: %spark trace)"]
+        shell._showtraceback(etype, message, stb)
+        return stb
+
+
+def _as_dicts(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    names = [c["name"] for c in payload["columns"]]
+    return [dict(zip(names, row, strict=True)) for row in payload["rows"]]
+
+
+def _quiet_pyspark_error_loggers() -> None:
+    """PySpark logs each query error as JSON on stderr; the cell already shows it."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _quiet_py4j_interrupt(record: logging.LogRecord) -> bool:
+    """py4j logs a traceback when an interrupt lands in one of its calls; that is expected."""
+    return not str(record.msg).startswith(("KeyboardInterrupt while sending", "Error while sending"))

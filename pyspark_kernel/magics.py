@@ -1,0 +1,214 @@
+"""``%spark`` (status, config, restart, log, trace, detect, count, timeout, packages),
+``%%sql`` and ``%record``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+from .config import LOG_LEVELS, SettingsError, parse_assignment
+
+if TYPE_CHECKING:
+    from .extension import SparkExtension
+
+_SPARK_HELP = """%spark                      status: state, master, app id, Spark UI, version
+%spark config key=value ... set Spark or kernel settings, applied by %spark restart
+%spark restart              rebuild the session (Python variables are kept)
+%spark log LEVEL            JVM log level shown in cells (WARN by default)
+%spark trace                full trace (Python and JVM) of the last Spark error
+%spark detect on|off        result detection after each cell
+%spark count on|off         exact row counts under previews (runs count())
+%spark rows N               rows shown in previews
+%spark timeout SECONDS      per-cell time limit, 0 for none
+%spark packages kafka       add Spark's Kafka connector (then %spark restart)"""
+
+_KERNEL_FIELDS = {"master", "remote", "app_name", "max_rows", "max_chars", "output_dir",
+                  "detect", "exact_count", "timeout", "packages", "log_level"}
+
+
+@magics_class
+class SparkMagics(Magics):
+    """Magics that talk to the kernel's SparkSession."""
+
+    def __init__(self, shell: Any, extension: SparkExtension) -> None:
+        super().__init__(shell)
+        self.ext = extension
+
+    @line_magic
+    def spark(self, line: str) -> Any:
+        """Show or change the kernel's Spark session. ``%spark help`` lists the commands."""
+        words = shlex.split(line)
+        command, args = (words[0], words[1:]) if words else ("status", [])
+        handler = getattr(self, f"_spark_{command}", None)
+        if handler is None:
+            raise UsageError(f"unknown %spark command {command!r}\n{_SPARK_HELP}")
+        return handler(args)
+
+    def _spark_help(self, args: list[str]) -> None:
+        print(_SPARK_HELP)
+
+    def _spark_status(self, args: list[str]) -> None:
+        info = self.ext.session.info()
+        s = self.ext.settings
+        lines = [
+            f"state:      {info.state}",
+            f"master:     {info.master}",
+            f"app id:     {info.app_id or '-'}",
+            f"Spark UI:   {info.ui_url or '-'}",
+            f"version:    {info.version or '-'}",
+            f"output dir: {self.ext.output_dir.path}",
+            f"preview:    {s.max_rows} rows, {s.max_chars} chars per value, "
+            f"exact count {'on' if s.exact_count else 'off'}, detection {'on' if s.detect else 'off'}",
+            f"limits:     timeout {f'{s.timeout:g} s' if s.timeout else 'off'}, "
+            f"maxResultSize {s.spark_conf().get('spark.driver.maxResultSize')}",
+        ]
+        if info.error:
+            lines.append(f"error:      {info.error}")
+        if self.ext.pending_conf:
+            lines.append(f"pending (apply with %spark restart): {self.ext.pending_conf}")
+        print("\n".join(lines))
+
+    def _spark_config(self, args: list[str]) -> None:
+        if not args:
+            conf = self.ext.settings.spark_conf()
+            print("\n".join(f"{k}={v}" for k, v in sorted(conf.items())))
+            return
+        for item in args:
+            try:
+                key, value = parse_assignment(item)
+            except SettingsError as exc:
+                raise UsageError(str(exc)) from None
+            self.ext.pending_conf[key] = value
+        print(f"will apply at %spark restart: {', '.join(sorted(self.ext.pending_conf))}")
+
+    def _spark_restart(self, args: list[str]) -> None:
+        settings = self.ext.settings
+        try:
+            for key, value in self.ext.pending_conf.items():
+                if key in _KERNEL_FIELDS:
+                    settings.set(key, value)
+                else:
+                    settings.conf = {**settings.conf, key: value}
+            settings.check()
+        except SettingsError as exc:
+            raise UsageError(str(exc)) from None
+        self.ext.pending_conf.clear()
+        print("restarting the Spark session...")
+        self.ext.session.stop()
+        self.ext.session.start()
+        if self.ext.bind_session(wait=True) is not None:
+            self._spark_status([])
+
+    def _spark_log(self, args: list[str]) -> None:
+        if len(args) != 1 or args[0].upper() not in LOG_LEVELS:
+            raise UsageError(f"usage: %spark log LEVEL ({', '.join(LOG_LEVELS)})")
+        self.ext.settings.log_level = args[0].upper()
+        spark = self.ext.bind_session(wait=True)
+        if spark is not None and not self.ext.session.is_remote:
+            spark.sparkContext.setLogLevel(self.ext.settings.log_level)
+        print(f"JVM log level: {self.ext.settings.log_level}")
+
+    def _spark_trace(self, args: list[str]) -> None:
+        print(self.ext.last_trace or "no Spark error yet")
+
+    def _spark_detect(self, args: list[str]) -> None:
+        self._toggle("detect", args)
+
+    def _spark_count(self, args: list[str]) -> None:
+        self._toggle("exact_count", args)
+
+    def _spark_rows(self, args: list[str]) -> None:
+        self._set_one("max_rows", args)
+
+    def _spark_timeout(self, args: list[str]) -> None:
+        self._set_one("timeout", args)
+
+    def _spark_packages(self, args: list[str]) -> None:
+        if not args:
+            print(f"packages: {', '.join(self.ext.settings.packages) or 'none'}")
+            return
+        self.ext.pending_conf["packages"] = ",".join(args)
+        print(f"will add {', '.join(args)} at %spark restart")
+
+    def _spark_metrics(self, args: list[str]) -> None:
+        from .metrics import summarize
+
+        data = summarize(self.ext.records)
+        print(json.dumps(data, indent=2) if "--json" in args else _metrics_text(data))
+
+    def _toggle(self, field: str, args: list[str]) -> None:
+        if len(args) != 1:
+            raise UsageError(f"usage: %spark {field} on|off")
+        self._set_one(field, args)
+
+    def _set_one(self, field: str, args: list[str]) -> None:
+        if len(args) != 1:
+            raise UsageError(f"usage: %spark {field} VALUE")
+        try:
+            self.ext.settings.set(field, args[0])
+        except SettingsError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"{field}: {getattr(self.ext.settings, field)}")
+
+    @cell_magic
+    def sql(self, line: str, cell: str) -> None:
+        """Run Spark SQL. ``{name}`` is replaced from the namespace.
+
+        ``-o NAME`` keeps the DataFrame as NAME, ``-n N`` sets the preview size.
+        """
+        parser = argparse.ArgumentParser(prog="%%sql", add_help=False, exit_on_error=False)
+        parser.add_argument("-o", dest="output")
+        parser.add_argument("-n", dest="rows", type=int)
+        try:
+            opts = parser.parse_args(shlex.split(line))
+        except (argparse.ArgumentError, SystemExit) as exc:
+            raise UsageError(f"usage: %%sql [-o NAME] [-n ROWS]: {exc}") from None
+        spark = self.ext.bind_session(wait=True)
+        if spark is None:
+            spark = self.shell.user_ns["spark"]  # raises the reason the session is unavailable
+        query = substitute(cell, self.shell.user_ns)
+        df = spark.sql(query)
+        if opts.output:
+            self.shell.user_ns[opts.output] = df
+        cell_state = self.ext.cell
+        if cell_state is not None:
+            cell_state.shown_expression = True
+            cell_state.record.result_source = "sql"
+        self.ext.show_frame(df, "sql", record=cell_state.record if cell_state else None,
+                            max_rows=opts.rows, variable_name=opts.output)
+
+    @line_magic
+    def record(self, line: str) -> Any:
+        """Show the execution record of the previous cell (``%record --json`` for JSON)."""
+        records = self.ext.records
+        if not records:
+            print("no cell has run yet")
+            return None
+        data = records[-1].as_dict()
+        if "--json" in line:
+            print(json.dumps(data, indent=2, default=str))
+            return None
+        for key, value in data.items():
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            print(f"{key}: {text[:300]}")
+        return None
+
+
+def substitute(text: str, namespace: dict[str, Any]) -> str:
+    """Replace ``{name}`` with the value of `name` from the namespace; leave other braces."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return str(namespace[name]) if name in namespace else match.group(0)
+
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", value, text)
+
+
+def _metrics_text(data: dict[str, Any]) -> str:
+    return "\n".join(f"{key}: {value}" for key, value in data.items())

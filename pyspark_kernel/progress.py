@@ -1,0 +1,160 @@
+"""Spark job progress of one cell: polled from the status tracker for the cell's job tag,
+shown as one display updated in place at most 4 times a second, ending in a summary.
+
+Cells whose Spark work is over within `show_after` seconds show nothing, so quick cells
+and saved notebooks are not cluttered with summaries of instant jobs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from .iopub import Publisher
+from .mimetypes import PROGRESS
+
+MIN_INTERVAL = 0.25  # seconds between updates: at most 4 per second
+
+
+class CellProgress:
+    """Polls the jobs of one cell's tag in a thread and publishes their progress."""
+
+    def __init__(
+        self,
+        spark: Any,
+        tag: str,
+        publisher: Publisher,
+        parent: dict[str, Any],
+        show_after: float = 1.0,
+    ) -> None:
+        self._sc = spark.sparkContext
+        self._jtracker = self._sc._jsc.sc().statusTracker()
+        self._tracker = self._sc.statusTracker()
+        self._ui_url = self._sc.uiWebUrl
+        self.tag = tag
+        self._publisher = publisher
+        self._parent = parent
+        self._display_id = publisher.new_display_id()
+        self._started = time.monotonic()
+        self._show_after = show_after
+        self._first_job: float | None = None
+        self._stop = threading.Event()
+        self._shown = False
+        self._last: dict[str, Any] | None = None
+        self.job_ids: list[int] = []
+        self._thread = threading.Thread(target=self._run, name="spark-progress", daemon=True)
+        self._thread.start()
+
+    def finish(self, state: str) -> list[int]:
+        """Stop polling, publish the summary (if any job ran) and return the job ids."""
+        self._stop.set()
+        self._thread.join(2.0)
+        try:
+            payload = self._snapshot(state)
+        except Exception:  # the JVM may be gone (killed, stopped)
+            payload = None
+        if payload is not None and payload["jobs"] and (self._shown or self._due()):
+            self._publish(payload)
+        return self.job_ids
+
+    def _due(self) -> bool:
+        """True once the cell's jobs have been running for `show_after` seconds."""
+        if self._first_job is None:
+            return False
+        return time.monotonic() - self._first_job >= self._show_after
+
+    def _run(self) -> None:
+        while not self._stop.wait(MIN_INTERVAL):
+            try:
+                payload = self._snapshot("running")
+            except Exception:
+                return
+            if payload["jobs"] and self._first_job is None:
+                self._first_job = time.monotonic()
+            if payload["jobs"] and self._due() and _changed(self._last, payload):
+                self._publish(payload)
+
+    def _snapshot(self, state: str) -> dict[str, Any]:
+        ids = sorted(int(i) for i in self._jtracker.getJobIdsForTag(self.tag))
+        self.job_ids = ids
+        jobs = [job for job in (self._job(i) for i in ids) if job is not None]
+        stages = [s for job in jobs for s in job["stages"]]
+        return {
+            "version": 1,
+            "state": state,
+            "elapsed_ms": int((time.monotonic() - self._started) * 1000),
+            "ui_url": self._ui_url,
+            "jobs": jobs,
+            "totals": {
+                "jobs": len(jobs),
+                "stages": len(stages),
+                "tasks": sum(s["num_tasks"] for s in stages),
+                "completed_tasks": sum(s["num_completed_tasks"] for s in stages),
+                "failed_tasks": sum(s["num_failed_tasks"] for s in stages),
+            },
+        }
+
+    def _job(self, job_id: int) -> dict[str, Any] | None:
+        info = self._tracker.getJobInfo(job_id)
+        if info is None:
+            return None
+        stages = []
+        for stage_id in sorted(info.stageIds):
+            s = self._tracker.getStageInfo(stage_id)
+            if s is None:
+                continue
+            ran = s.numCompletedTasks + s.numActiveTasks + s.numFailedTasks > 0
+            if info.status == "SUCCEEDED" and not ran:
+                continue  # skipped stage (its output was reused); nothing to show
+            stages.append(
+                {
+                    "stage_id": stage_id,
+                    "attempt": s.currentAttemptId,
+                    "name": s.name,
+                    "num_tasks": s.numTasks,
+                    "num_active_tasks": s.numActiveTasks,
+                    "num_completed_tasks": s.numCompletedTasks,
+                    "num_failed_tasks": s.numFailedTasks,
+                }
+            )
+        return {
+            "job_id": job_id,
+            "status": info.status,
+            "name": stages[0]["name"] if stages else f"job {job_id}",
+            "url": f"{self._ui_url}/jobs/job/?id={job_id}" if self._ui_url else None,
+            "num_tasks": sum(s["num_tasks"] for s in stages),
+            "num_completed_tasks": sum(s["num_completed_tasks"] for s in stages),
+            "num_failed_tasks": sum(s["num_failed_tasks"] for s in stages),
+            "stages": stages,
+        }
+
+    def _publish(self, payload: dict[str, Any]) -> None:
+        data = {PROGRESS: payload, "text/plain": progress_text(payload)}
+        self._publisher.display(
+            data, display_id=self._display_id, parent=self._parent, update=self._shown
+        )
+        self._shown = True
+        self._last = payload
+
+
+def progress_text(payload: dict[str, Any]) -> str:
+    """One line for frontends without the extension (and for the saved notebook)."""
+    t = payload["totals"]
+    seconds = payload["elapsed_ms"] / 1000
+    jobs = ", ".join(str(j["job_id"]) for j in payload["jobs"])
+    if payload["state"] == "running":
+        return (
+            f"Spark: {t['completed_tasks']}/{t['tasks']} tasks, {t['stages']} stages, "
+            f"jobs {jobs} ({seconds:.1f} s)"
+        )
+    noun = "job" if t["jobs"] == 1 else "jobs"
+    return (
+        f"Spark {payload['state']}: {t['jobs']} {noun} ({jobs}), {t['stages']} stages, "
+        f"{t['completed_tasks']}/{t['tasks']} tasks in {seconds:.1f} s"
+    )
+
+
+def _changed(last: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    if last is None:
+        return True
+    return (last["jobs"], last["totals"]) != (new["jobs"], new["totals"])

@@ -1,0 +1,1 @@
+"""Finding what a cell produced and showing it: detection, preview, rendering, records."""

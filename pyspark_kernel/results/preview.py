@@ -1,0 +1,163 @@
+"""A bounded preview of a DataFrame: ``limit(max_rows + 1)`` through Arrow, never a full
+collect, with every value made JSON-safe according to its Spark type."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import math
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import types as T
+
+
+@dataclass
+class Preview:
+    """Rows ready for JSON, plus what was left out."""
+
+    columns: list[dict[str, Any]]
+    rows: list[list[Any]] = field(default_factory=list)
+    truncated: bool = False
+    cut: list[list[int]] = field(default_factory=list)
+    row_count: int | None = None
+    streaming: bool = False
+
+
+def as_spark_frame(obj: Any) -> Any:
+    """The Spark DataFrame behind a classic, Spark Connect or pandas-on-Spark frame."""
+    module = type(obj).__module__
+    if not module.startswith("pyspark.pandas"):
+        return obj
+    index = [name or ("index" if i == 0 else f"index_{i}") for i, name in enumerate(obj.index.names)]
+    if set(index) & set(obj.columns):
+        index = [f"__index_{i}__" for i in range(len(index))]
+    return obj.to_spark(index_col=index)
+
+
+def is_dataframe(obj: Any) -> bool:
+    """True for classic and Spark Connect DataFrames and pandas-on-Spark frames."""
+    from pyspark.sql import DataFrame
+
+    if isinstance(obj, DataFrame):
+        return True
+    cls = type(obj)
+    return cls.__module__ == "pyspark.pandas.frame" and cls.__name__ == "DataFrame"
+
+
+def columns_of(schema: T.StructType) -> list[dict[str, Any]]:
+    return [
+        {"name": f.name, "type": f.dataType.simpleString(), "nullable": f.nullable}
+        for f in schema.fields
+    ]
+
+
+def preview(df: Any, max_rows: int, max_chars: int, exact_count: bool = False) -> Preview:
+    """Fetch at most ``max_rows + 1`` rows of `df` and make them JSON-safe."""
+    df = as_spark_frame(df)
+    schema = df.schema
+    result = Preview(columns=columns_of(schema))
+    if df.isStreaming:
+        result.streaming = True
+        return result
+    tz = _session_zone(df)
+    limited = df.limit(max_rows + 1)
+    try:
+        raw_rows = [list(row.values()) for row in limited.toArrow().to_pylist()]
+    except Exception:
+        # Arrow cannot carry every type (e.g. some intervals); rows still can.
+        raw_rows = [list(row) for row in limited.collect()]
+    result.truncated = len(raw_rows) > max_rows
+    types = [f.dataType for f in schema.fields]
+    for r, raw in enumerate(raw_rows[:max_rows]):
+        row = []
+        for c, (value, dtype) in enumerate(zip(raw, types, strict=True)):
+            safe, was_cut = to_json(value, dtype, max_chars, tz)
+            row.append(safe)
+            if was_cut:
+                result.cut.append([r, c])
+        result.rows.append(row)
+    if exact_count:
+        result.row_count = df.count()
+    return result
+
+
+def to_json(
+    value: Any, dtype: T.DataType, max_chars: int, tz: dt.tzinfo | None = None
+) -> tuple[Any, bool]:
+    """A JSON-safe form of `value` (see docs/mimetypes.md) and whether it was shortened.
+
+    Zoned timestamps are shown in `tz` (the session time zone) when given."""
+    if value is None:
+        return None, False
+    if isinstance(dtype, T.StringType):
+        text = str(value)
+        return (text[:max_chars], True) if len(text) > max_chars else (text, False)
+    if isinstance(dtype, T.BinaryType):
+        data = bytes(value)
+        limit = max(1, max_chars * 3 // 4)
+        cut = len(data) > limit
+        return base64.b64encode(data[:limit]).decode("ascii"), cut
+    if isinstance(dtype, (T.FloatType, T.DoubleType)):
+        number = float(value)
+        if math.isnan(number):
+            return "NaN", False
+        if math.isinf(number):
+            return ("Infinity" if number > 0 else "-Infinity"), False
+        return number, False
+    if isinstance(dtype, T.DecimalType):
+        return str(value) if isinstance(value, decimal.Decimal) else str(decimal.Decimal(value)), False
+    if isinstance(dtype, (T.BooleanType, T.ByteType, T.ShortType, T.IntegerType, T.LongType)):
+        return value, False
+    if isinstance(dtype, T.TimestampType) and isinstance(value, dt.datetime) and tz is not None:
+        return (value.astimezone(tz) if value.tzinfo else value).isoformat(), False
+    if isinstance(dtype, (T.TimestampType, T.TimestampNTZType, T.DateType)):
+        return _iso(value), False
+    if isinstance(dtype, T.ArrayType):
+        return _nested([(v, dtype.elementType) for v in value], max_chars, tz)
+    if isinstance(dtype, T.StructType):
+        items = value.items() if isinstance(value, dict) else zip(dtype.names, value, strict=False)
+        pairs = dict(items)
+        safe: dict[str, Any] = {}
+        any_cut = False
+        for f in dtype.fields:
+            safe[f.name], cut = to_json(pairs.get(f.name), f.dataType, max_chars, tz)
+            any_cut = any_cut or cut
+        return safe, any_cut
+    if isinstance(dtype, T.MapType):
+        entries = value.items() if isinstance(value, dict) else value
+        out: list[list[Any]] = []
+        any_cut = False
+        for key, item in entries:
+            k, cut_k = to_json(key, dtype.keyType, max_chars, tz)
+            v, cut_v = to_json(item, dtype.valueType, max_chars, tz)
+            out.append([k, v])
+            any_cut = any_cut or cut_k or cut_v
+        return out, any_cut
+    return str(value), False
+
+
+def _nested(
+    items: list[tuple[Any, T.DataType]], max_chars: int, tz: dt.tzinfo | None
+) -> tuple[list[Any], bool]:
+    out, any_cut = [], False
+    for value, dtype in items:
+        safe, cut = to_json(value, dtype, max_chars, tz)
+        out.append(safe)
+        any_cut = any_cut or cut
+    return out, any_cut
+
+
+def _session_zone(df: Any) -> dt.tzinfo | None:
+    try:
+        return zoneinfo.ZoneInfo(df.sparkSession.conf.get("spark.sql.session.timeZone"))
+    except Exception:  # an offset like "+02:00" or an unknown zone: keep Arrow's UTC
+        return None
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,39 @@
+"""The execution record: what one cell did, as seed 000's executor reported it, and more."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class ExecutionRecord:
+    """One cell's outcome. Kept in the kernel (``last_record()``, ``%record``) and written to
+    the metadata of the cell's result output (key ``pyspark_kernel``)."""
+
+    execution_count: int
+    status: str = "running"  # success | error | interrupted | running
+    stdout: str = ""
+    stderr: str = ""
+    error_name: str | None = None
+    error_message: str | None = None
+    duration_ms: int = 0
+    spark_job_ids: list[int] = field(default_factory=list)
+    result_source: str = "none"  # expression | parquet | view | direct_dataframe | none | read_error
+    result_data: list[dict[str, Any]] | None = None
+    detected_parquet_path: str | None = None
+    detected_view_name: str | None = None
+    detected_variable_name: str | None = None
+    created_variables: dict[str, str] = field(default_factory=dict)
+    result_error: str | None = None
+    truncated_output: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> dict[str, Any]:
+        """The record without the (possibly long) output and rows, for output metadata."""
+        data = self.as_dict()
+        for key in ("stdout", "stderr", "result_data"):
+            data.pop(key)
+        return data

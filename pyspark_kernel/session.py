@@ -1,0 +1,291 @@
+"""One SparkSession per kernel: built in the background, health-checked, rebuilt after death."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .config import SettingsError, SparkSettings
+
+log = logging.getLogger(__name__)
+
+OutputSink = Callable[[str, str], None]
+"""Receives ``(stream_name, line)`` for each line the driver JVM writes."""
+
+
+class SessionError(RuntimeError):
+    """The SparkSession could not be started or is gone."""
+
+
+@dataclass
+class SessionInfo:
+    """What ``%spark`` and the status bar show."""
+
+    state: str
+    master: str | None = None
+    app_id: str | None = None
+    ui_url: str | None = None
+    version: str | None = None
+    error: str | None = None
+    jvm_pid: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class SessionManager:
+    """Builds, checks and rebuilds the kernel's SparkSession.
+
+    States: ``stopped`` (not started), ``starting``, ``ready``, ``failed`` (could not start;
+    the next Spark cell retries), ``dead`` (the driver JVM exited; the next cell rebuilds).
+    """
+
+    def __init__(self, settings: SparkSettings, output_sink: OutputSink | None = None) -> None:
+        self.settings = settings
+        self.output_sink = output_sink
+        self.state = "stopped"
+        self.error: BaseException | None = None
+        self.spark: Any = None
+        self.generation = 0
+        self.last_exit_code: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start building the session in a background thread (no-op if under way)."""
+        with self._lock:
+            if self.state in {"starting", "ready"}:
+                return
+            self.state = "starting"
+            self.error = None
+            self._done.clear()
+            self._thread = threading.Thread(target=self._build, name="spark-session-start")
+            self._thread.daemon = True
+            self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Return the ready session, starting it if needed; raise `SessionError` if it failed."""
+        self.check_alive()
+        if self.state in {"stopped", "failed", "dead"}:
+            self.start()
+        limit = self.settings.start_timeout if timeout is None else timeout
+        if not self._done.wait(limit):
+            raise SessionError(f"the Spark session did not start within {limit:.0f} s")
+        if self.state != "ready":
+            raise SessionError(self.describe_error())
+        return self.spark
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    @property
+    def is_remote(self) -> bool:
+        return bool(self.settings.remote)
+
+    def check_alive(self) -> bool:
+        """Notice a dead driver JVM; mark the session dead and reset PySpark's caches."""
+        if self.state == "ready" and self._proc is not None and self._proc.poll() is not None:
+            self.last_exit_code = self._proc.returncode
+            log.warning("Spark driver JVM exited with %s", self.last_exit_code)
+            self._forget()
+            self.state = "dead"
+            self._done.clear()
+        return self.state == "ready"
+
+    def restart(self) -> Any:
+        """Stop the session and build a new one with the current settings."""
+        self.stop()
+        self.start()
+        return self.wait()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop Spark and make sure no driver JVM of this kernel is left running."""
+        if self._thread is not None and self.state == "starting":
+            self._thread.join(timeout)
+        spark, proc = self.spark, self._proc
+        if spark is not None and self.state == "ready":
+            stopper = threading.Thread(target=_quietly, args=(spark.stop,), daemon=True)
+            stopper.start()
+            stopper.join(timeout)
+        self._forget()
+        if proc is not None:
+            _end_process(proc, timeout=5.0)
+        self.state = "stopped"
+        self._done.clear()
+
+    @property
+    def jvm_pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def info(self) -> SessionInfo:
+        """A snapshot of the session's state for status displays."""
+        self.check_alive()
+        info = SessionInfo(state=self.state, jvm_pid=self.jvm_pid)
+        info.master = self.settings.remote or self.settings.master
+        if self.state == "ready":
+            try:
+                info.version = self.spark.version
+                if not self.is_remote:
+                    sc = self.spark.sparkContext
+                    info.master, info.app_id, info.ui_url = sc.master, sc.applicationId, sc.uiWebUrl
+            except Exception as exc:  # the JVM may die between the check and the call
+                info.error = short_message(exc)
+        elif self.error is not None:
+            info.error = self.describe_error()
+        return info
+
+    def describe_error(self) -> str:
+        if self.state == "dead":
+            code = self.last_exit_code
+            how = f"was killed by signal {-code}" if code is not None and code < 0 else "exited"
+            return (
+                f"the Spark driver JVM {how}; a new session starts with the next Spark cell "
+                "(Python variables are kept)"
+            )
+        if self.error is None:
+            return f"the Spark session is {self.state}"
+        return f"the Spark session could not start: {short_message(self.error)}"
+
+    # -- building --------------------------------------------------------------------------
+    def _build(self) -> None:
+        try:
+            self.settings.check()
+            spark = self._build_remote() if self.is_remote else self._build_classic()
+            self.spark = spark
+            self.generation += 1
+            self.state = "ready"
+        except BaseException as exc:
+            log.warning("Spark session failed to start: %s", exc)
+            self.error = exc
+            self._forget()
+            if self._proc is not None:
+                _end_process(self._proc, timeout=2.0)
+            self.state = "failed"
+        finally:
+            self._done.set()
+
+    def _build_remote(self) -> Any:
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder.remote(self.settings.remote)
+        for key, value in self.settings.conf.items():
+            builder = builder.config(str(key), str(value))
+        return builder.getOrCreate()
+
+    def _build_classic(self) -> Any:
+        from pyspark import SparkConf, SparkContext
+        from pyspark.java_gateway import launch_gateway
+        from pyspark.sql import SparkSession
+
+        conf = SparkConf(loadDefaults=False)
+        for key, value in self.settings.spark_conf().items():
+            conf.set(key, value)
+        jars = self._package_jars()
+        if jars:
+            existing = conf.get("spark.jars", "")
+            conf.set("spark.jars", ",".join(filter(None, [existing, *jars])))
+        # We launch the JVM ourselves so its stdout/stderr come to us, not to the
+        # kernel's terminal: the lines are routed to the cell that is running.
+        gateway = launch_gateway(
+            conf, popen_kwargs={"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        )
+        self._proc = gateway.proc
+        self._pump_output(gateway.proc)
+        sc = SparkContext(conf=conf, gateway=gateway)
+        sc.setLogLevel(self.settings.log_level)
+        return SparkSession(sc)
+
+    def _package_jars(self) -> list[str]:
+        jars: list[str] = []
+        for name in self.settings.packages:
+            if name != "kafka":
+                raise SettingsError(f"unknown package set {name!r} (known: kafka)")
+            from .services.jars import spark_kafka_connector_jars
+
+            jars.extend(str(path) for path in spark_kafka_connector_jars())
+        return jars
+
+    def _pump_output(self, proc: subprocess.Popen[bytes]) -> None:
+        for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+            if pipe is not None:
+                reader = threading.Thread(
+                    target=self._read_lines, args=(name, pipe), name=f"jvm-{name}", daemon=True
+                )
+                reader.start()
+
+    def _read_lines(self, name: str, pipe: Any) -> None:
+        for raw in iter(pipe.readline, b""):
+            sink = self.output_sink
+            if sink is not None:
+                try:
+                    sink(name, raw.decode("utf-8", errors="replace"))
+                except Exception:  # a broken sink must not stop the pump
+                    log.exception("JVM output sink failed")
+        pipe.close()
+
+    def _forget(self) -> None:
+        """Drop PySpark's cached context and gateway so a new JVM can be launched."""
+        from pyspark import SparkContext
+        from pyspark.sql import SparkSession
+
+        gateway = SparkContext._gateway
+        SparkContext._active_spark_context = None
+        SparkContext._gateway = None  # type: ignore[assignment]
+        SparkContext._jvm = None  # type: ignore[assignment]
+        SparkSession._instantiatedSession = None
+        SparkSession._activeSession = None
+        if gateway is not None:
+            threading.Thread(target=_quietly, args=(gateway.shutdown,), daemon=True).start()
+        self.spark = None
+
+
+def short_message(exc: BaseException) -> str:
+    """The first line of an exception's message, prefixed by its type when unclear."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, SettingsError):
+        return text
+    return text if text.startswith("[") else f"{type(exc).__name__}: {text}"
+
+
+def _quietly(func: Callable[[], object]) -> None:
+    try:
+        func()
+    except Exception:
+        log.debug("ignored error during shutdown", exc_info=True)
+
+
+def _end_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Terminate a child process, then kill it if it does not exit in time."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+    except ProcessLookupError:
+        pass
+
+
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """True once no process has ``pid`` (used by tests and shutdown checks)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,0 +1,34 @@
+"""Jupyter protocol conformance of the installed ``pyspark`` kernel (jupyter_kernel_test)."""
+
+import jupyter_kernel_test
+from kernel_client import KERNEL_NAME
+
+
+class PySparkKernelConformance(jupyter_kernel_test.KernelTests):
+    kernel_name = KERNEL_NAME
+    language_name = "python"
+    file_extension = ".py"
+
+    code_hello_world = "print('hello, world')"
+    code_stderr = "import sys; print('test', file=sys.stderr)"
+    code_generate_error = "raise ValueError('boom')"
+    code_execute_result = [
+        {"code": "1+2+3", "result": "6"},
+        {"code": "[n * n for n in range(1, 4)]", "result": "[1, 4, 9]"},
+        {"code": "spark.range(7).count()", "result": "7"},
+    ]
+    code_display_data = [
+        {"code": "from IPython.display import HTML, display; display(HTML('<b>x</b>'))", "mime": "text/html"},
+    ]
+    completion_samples = [
+        {"text": "zi", "matches": {"zip"}},
+        {"text": "spark.ran", "matches": {"range"}},
+    ]
+    complete_code_samples = ["1", "print('hello, world')", "def f(x):\n  return x*2\n\n\n"]
+    incomplete_code_samples = ["print('''hello", "def f(x):\n  x*2"]
+    invalid_code_samples = ["import = 7q"]
+    code_page_something = "zip?"
+    code_inspect_sample = "zip"
+    code_history_pattern = "1?2*"
+    supported_history_operations = ("tail", "range", "search")
+    code_clear_output = "from IPython.display import clear_output; clear_output()"

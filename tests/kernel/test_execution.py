@@ -1,0 +1,210 @@
+"""The kernel's behaviour on one running ``pyspark`` kernel: session, capture, records,
+errors, magics and the three result-detection rules."""
+
+import json
+
+import pytest
+
+TABLE = "application/vnd.pyspark-kernel.table.v1+json"
+
+
+def table(run):
+    tables = run.data(TABLE)
+    assert len(tables) == 1, f"expected one table, got {len(tables)}: {run.messages}"
+    return tables[0]
+
+
+def test_first_python_cell_answers_while_spark_is_still_starting(kernel):
+    run = kernel.run("import json, pyspark_kernel; print(json.loads(pyspark_kernel.status_json())['state'])")
+    assert run.status == "ok"
+    assert run.stream("stdout").strip() == "starting"
+
+
+def test_spark_and_sc_are_bound_and_getorcreate_returns_the_same_session(kernel):
+    run = kernel.run(
+        "from pyspark.sql import SparkSession\n"
+        "print(SparkSession.builder.getOrCreate() is spark, sc is spark.sparkContext, spark.range(5).count())"
+    )
+    assert run.status == "ok", run.error
+    assert run.stream("stdout").strip() == "True True 5"
+
+
+def test_spark_status_magic_shows_loopback_ui_and_version(kernel):
+    out = kernel.run("%spark").stream("stdout")
+    assert "state:      ready" in out
+    assert "master:     local[*]" in out
+    assert "Spark UI:   http://127.0.0.1:" in out
+    assert "version:    4.2.0" in out
+
+
+def test_session_is_bound_to_loopback(kernel):
+    conf = kernel.value("{k: spark.conf.get(k) for k in ['spark.driver.host', 'spark.driver.bindAddress', 'spark.ui.killEnabled']}")
+    assert conf == {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1", "spark.ui.killEnabled": "false"}
+
+
+def test_jvm_log_lines_reach_the_cell_at_the_chosen_level(kernel):
+    emit = "spark._jvm.org.apache.logging.log4j.LogManager.getLogger('kernel.test').warn('hello from the jvm')"
+    run = kernel.run(emit)
+    assert "WARN test: hello from the jvm" in run.stream("stderr") or "hello from the jvm" in run.stream("stderr")
+    assert kernel.run("%spark log ERROR").status == "ok"
+    assert "hello from the jvm" not in kernel.run(emit).stream("stderr")
+    kernel.run("%spark log WARN")
+    record = kernel.value("__import__('pyspark_kernel').last_record()['stderr']")
+    assert record == ""  # the %spark log cell printed nothing to stderr
+
+
+def test_execution_record_captures_the_cell(kernel):
+    run = kernel.run("print('out line'); import sys; print('err line', file=sys.stderr); n = spark.range(10).count()")
+    assert run.status == "ok"
+    rec = kernel.value("__import__('pyspark_kernel').last_record()")
+    assert rec["status"] == "success"
+    assert rec["stdout"] == "out line\n"
+    assert "err line\n" in rec["stderr"]
+    assert rec["execution_count"] == run.reply["content"]["execution_count"]
+    assert rec["duration_ms"] >= 0
+    assert len(rec["spark_job_ids"]) >= 1
+    assert rec["created_variables"]["n"] == "10"
+
+
+def test_failing_cell_record_and_short_spark_error(kernel):
+    run = kernel.run("spark.sql('select * from no_such_table')")
+    assert run.status == "error"
+    err = run.error
+    assert err["ename"] == "AnalysisException"
+    assert err["evalue"].startswith("[TABLE_OR_VIEW_NOT_FOUND]")
+    text = "\n".join(err["traceback"])
+    assert "py4j" not in text and "JVM stacktrace" not in text
+    assert len(text) < 4000
+    assert "TABLE_OR_VIEW_NOT_FOUND" not in run.stream("stderr")  # the JVM's copy is not repeated
+    rec = kernel.value("__import__('pyspark_kernel').last_record()")
+    assert rec["status"] == "error" and rec["error_name"] == "AnalysisException"
+    assert rec["result_source"] == "none"
+    trace = kernel.run("%spark trace").stream("stdout")
+    assert "org.apache.spark.sql" in trace
+
+
+def test_parquet_rule(kernel):
+    run = kernel.run("spark.range(6).write.parquet(OUTPUT_DIR + '/result.parquet')")
+    t = table(run)
+    assert t["source"] == "parquet" and t["parquet_path"].endswith("/result.parquet")
+    assert sorted(r[0] for r in t["rows"]) == [0, 1, 2, 3, 4, 5]
+    meta = [m["content"]["metadata"] for m in run.of_type("display_data") if TABLE in m["content"]["data"]][0]
+    assert meta["pyspark_kernel"]["result_source"] == "parquet"
+    assert meta["pyspark_kernel"]["execution_count"] == run.reply["content"]["execution_count"]
+
+
+def test_output_folder_is_emptied_before_the_next_cell(kernel):
+    kernel.run("spark.range(1).write.parquet(OUTPUT_DIR + '/other.parquet')")
+    run = kernel.run("import os; print(sorted(os.listdir(OUTPUT_DIR)))")
+    assert run.stream("stdout").strip() == "['.pyspark-kernel-output']"
+    assert kernel.value("__import__('os').environ['PYSPARK_KERNEL_OUTPUT_DIR'] == OUTPUT_DIR") is True
+
+
+def test_view_rule_new_and_replaced_and_global(kernel):
+    t = table(kernel.run("spark.range(4).createOrReplaceTempView('v_rule')"))
+    assert (t["source"], t["view_name"], len(t["rows"])) == ("view", "v_rule", 4)
+    t = table(kernel.run("spark.range(2).createOrReplaceTempView('v_rule')"))
+    assert (t["source"], len(t["rows"])) == ("view", 2)
+    t = table(kernel.run("spark.sql('CREATE OR REPLACE GLOBAL TEMP VIEW g_rule AS SELECT 1 AS one')"))
+    assert (t["source"], t["view_name"], t["rows"]) == ("view", "global_temp.g_rule", [[1]])
+
+
+def test_variable_rule_takes_the_last_bound_dataframe(kernel):
+    t = table(kernel.run("a = spark.range(3)\nb = spark.range(5)\nunrelated = 1"))
+    assert (t["source"], t["variable_name"], len(t["rows"])) == ("direct_dataframe", "b", 5)
+
+
+def test_rule_order_when_all_three_apply(kernel):
+    code = (
+        "d1 = spark.range(7)\n"
+        "d1.createOrReplaceTempView('v_order')\n"
+        "spark.range(9).write.parquet(OUTPUT_DIR + '/result.parquet')\n"
+    )
+    t = table(kernel.run(code))
+    assert t["source"] == "parquet" and len(t["rows"]) == 9
+    t = table(kernel.run("d2 = spark.range(3)\nd2.createOrReplaceTempView('v_order2')"))
+    assert t["source"] == "view" and t["view_name"] == "v_order2"
+
+
+def test_failing_cell_detects_nothing_and_deletes_nothing(kernel):
+    code = "spark.range(2).write.parquet(OUTPUT_DIR + '/result.parquet')\nbad = spark.range(1)\n1/0"
+    run = kernel.run(code)
+    assert run.status == "error" and run.error["ename"] == "ZeroDivisionError"
+    assert run.data(TABLE) == []
+    rec = kernel.value("__import__('pyspark_kernel').last_record()")
+    assert rec["result_source"] == "none"
+
+
+def test_expression_shows_once_as_execute_result(kernel):
+    run = kernel.run("e = spark.range(3)\ne")
+    results = [m for m in run.of_type("execute_result", "display_data") if TABLE in m["content"]["data"]]
+    assert len(results) == 1 and results[0]["msg_type"] == "execute_result"
+    payload = results[0]["content"]["data"][TABLE]
+    assert payload["source"] == "expression"
+    assert "text/html" in results[0]["content"]["data"]
+
+
+def test_preview_is_bounded_and_says_more_rows_exist(kernel):
+    t = table(kernel.run("big = spark.range(10**10)"))
+    assert len(t["rows"]) == 100 and t["truncated"] is True and t["row_count"] is None
+    kernel.run("%spark rows 5")
+    t = table(kernel.run("big2 = spark.range(10)"))
+    assert len(t["rows"]) == 5 and t["max_rows"] == 5
+    kernel.run("%spark rows 100")
+
+
+def test_streaming_dataframe_variable_is_shown_as_schema(kernel):
+    t = table(kernel.run("s = spark.readStream.format('rate').load()"))
+    assert t["streaming"] is True and t["rows"] == []
+
+
+def test_detection_can_be_turned_off(kernel):
+    kernel.run("%spark detect off")
+    assert kernel.run("off_df = spark.range(3)").data(TABLE) == []
+    kernel.run("%spark detect on")
+    assert table(kernel.run("on_df = spark.range(3)"))["source"] == "direct_dataframe"
+
+
+def test_sql_magic_substitutes_keeps_and_limits(kernel):
+    kernel.run("limit_n = 4")
+    run = kernel.run("%%sql -o kept -n 2\nSELECT id, '<b>{not_a_name}</b>' AS tag FROM range({limit_n})")
+    t = table(run)
+    assert t["source"] == "sql" and t["variable_name"] == "kept"
+    assert len(t["rows"]) == 2 and t["truncated"] is True
+    assert t["rows"][0] == [0, "<b>{not_a_name}</b>"]
+    assert kernel.value("kept.count()") == 4
+
+
+def test_record_magic_prints_json(kernel):
+    kernel.run("x_for_record = spark.range(2)")
+    out = kernel.run("%record --json").stream("stdout")
+    rec = json.loads(out)
+    assert rec["result_source"] == "direct_dataframe"
+    assert rec["detected_variable_name"] == "x_for_record"
+    assert rec["result_data"] == [{"id": 0}, {"id": 1}]
+
+
+def test_bad_magic_input_gets_a_short_error(kernel):
+    run = kernel.run("%spark rows lots")
+    assert run.status == "error" and "UsageError: max_rows must be a number" in run.stream("stderr")
+    run = kernel.run("%spark frobnicate")
+    assert run.status == "error" and "unknown %spark command" in run.stream("stderr")
+
+
+def test_config_and_restart_keep_python_variables(kernel):
+    kernel.run("keep_me = {'a': 1}\nold_app = sc.applicationId")
+    kernel.run("%spark config spark.sql.shuffle.partitions=3")
+    run = kernel.run("%spark restart")
+    assert run.status == "ok", run.error
+    assert kernel.value("spark.conf.get('spark.sql.shuffle.partitions')") == "3"
+    assert kernel.value("keep_me") == {"a": 1}
+    assert kernel.value("sc.applicationId != old_app") is True
+    assert kernel.value("spark.range(3).count()") == 3
+
+
+@pytest.mark.parametrize("bad", ["%spark config novalue", "%spark config spark.driver.memory=banana\n%spark restart"])
+def test_bad_config_in_magic_is_refused_and_session_kept(kernel, bad):
+    run = kernel.run(bad)
+    assert run.status == "error"
+    assert kernel.value("spark.range(2).count()") == 2
+    kernel.run("__import__('pyspark_kernel').current().pending_conf.clear()")

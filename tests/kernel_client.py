@@ -1,0 +1,115 @@
+"""Driving a real ``pyspark`` kernel over the Jupyter protocol, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.manager import KernelManager, start_new_kernel
+
+KERNEL_NAME = os.environ.get("PYSPARK_KERNEL_TEST_KERNEL", "pyspark")
+
+
+@dataclass
+class CellRun:
+    """What one executed cell sent back."""
+
+    reply: dict[str, Any]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        return str(self.reply["content"]["status"])
+
+    def of_type(self, *types: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["msg_type"] in types]
+
+    def stream(self, name: str) -> str:
+        return "".join(m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == name)
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        errors = self.of_type("error")
+        return errors[0]["content"] if errors else None
+
+    def data(self, mime: str) -> list[Any]:
+        """Every payload of `mime` in display/execute_result messages, in order."""
+        found = []
+        for m in self.of_type("display_data", "execute_result", "update_display_data"):
+            if mime in m["content"]["data"]:
+                found.append(m["content"]["data"][mime])
+        return found
+
+
+class Kernel:
+    """A started kernel and its client."""
+
+    def __init__(self, kernel_name: str = KERNEL_NAME, env: dict[str, str] | None = None,
+                 extra_arguments: list[str] | None = None) -> None:
+        kwargs: dict[str, Any] = {"kernel_name": kernel_name, "startup_timeout": 120}
+        if env is not None:
+            kwargs["env"] = {**os.environ, **env}
+        if extra_arguments:
+            kwargs["extra_arguments"] = extra_arguments
+        self.manager, self.client = start_new_kernel(**kwargs)
+
+    @property
+    def km(self) -> KernelManager:
+        return self.manager
+
+    @property
+    def kc(self) -> BlockingKernelClient:
+        return self.client
+
+    def run(self, code: str, timeout: float = 180.0, during: Callable[[float], None] | None = None,
+            **execute_args: Any) -> CellRun:
+        """Execute `code`, collect its IOPub messages until idle, return them with the reply.
+
+        `during(elapsed)` is called about every 0.1 s while the cell runs.
+        """
+        msg_id = self.client.execute(code, **execute_args)
+        started = time.monotonic()
+        messages: list[dict[str, Any]] = []
+        while True:
+            elapsed = time.monotonic() - started
+            if elapsed > timeout:
+                raise TimeoutError(f"cell did not finish in {timeout} s: {code[:80]!r}")
+            if during is not None:
+                during(elapsed)
+            try:
+                msg = self.client.get_iopub_msg(timeout=0.1)
+            except queue.Empty:
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            messages.append(msg)
+        reply = self.client.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = self.client.get_shell_msg(timeout=30)
+        return CellRun(reply, messages, time.monotonic() - started)
+
+    def value(self, expression: str) -> Any:
+        """Evaluate a Python expression in the kernel and return its value (via repr)."""
+        import ast
+
+        run = self.run(f"print(repr({expression}))")
+        assert run.status == "ok", run.error
+        return ast.literal_eval(run.stream("stdout").strip())
+
+    def kernel_pid(self) -> int:
+        return int(self.value("__import__('os').getpid()"))
+
+    def jvm_pid(self) -> int | None:
+        return self.value("__import__('pyspark_kernel').current().session.jvm_pid")
+
+    def shutdown(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=False)

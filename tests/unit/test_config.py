@@ -1,0 +1,82 @@
+import pytest
+
+from pyspark_kernel.config import SAFE_DEFAULTS, SettingsError, SparkSettings, parse_assignment
+
+
+def test_safe_defaults_bind_loopback_and_disable_ui_kill():
+    conf = SparkSettings().spark_conf()
+    assert conf["spark.master"] == "local[*]"
+    assert conf["spark.driver.host"] == "127.0.0.1"
+    assert conf["spark.driver.bindAddress"] == "127.0.0.1"
+    assert conf["spark.ui.killEnabled"] == "false"
+    assert conf["spark.sql.execution.arrow.pyspark.enabled"] == "true"
+    assert conf["spark.ui.showConsoleProgress"] == "false"
+
+
+def test_user_conf_overrides_defaults():
+    s = SparkSettings()
+    s.conf = {"spark.driver.host": "10.1.2.3"}
+    assert s.spark_conf()["spark.driver.host"] == "10.1.2.3"
+    assert SAFE_DEFAULTS["spark.driver.host"] == "127.0.0.1"
+
+
+def test_env_overrides_kernelspec_values():
+    s = SparkSettings()
+    s.master = "local[1]"  # as if given by the kernelspec
+    s.apply_env({"PYSPARK_KERNEL_MASTER": "local[3]", "PYSPARK_KERNEL_MAX_ROWS": "7",
+                 "PYSPARK_KERNEL_CONF": "spark.a=1; spark.b = two", "PYSPARK_KERNEL_DETECT": "off"})
+    assert s.master == "local[3]"
+    assert s.max_rows == 7
+    assert s.conf == {"spark.a": "1", "spark.b": "two"}
+    assert s.detect is False
+
+
+def test_spark_remote_env_selects_spark_connect():
+    s = SparkSettings()
+    s.apply_env({"SPARK_REMOTE": "sc://127.0.0.1:15002"})
+    assert s.remote == "sc://127.0.0.1:15002"
+    assert "spark.master" not in s.spark_conf()
+    s.check()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("spark.driver.memory", "banana", "spark.driver.memory"),
+        ("spark.executor.memory", "1 gig", "spark.executor.memory"),
+        ("spark.sql.shuffle.partitions", "many", "spark.sql.shuffle.partitions"),
+        ("spark.master", "nonsense://x", "spark.master"),
+    ],
+)
+def test_check_names_the_bad_setting(key, value, named):
+    s = SparkSettings()
+    s.conf = {key: value}
+    with pytest.raises(SettingsError, match=named.replace(".", r"\.")):
+        s.check()
+
+
+@pytest.mark.parametrize("master", ["local", "local[*]", "local[4]", "local[2,3]", "spark://h:7077", "yarn", "k8s://https://h:443"])
+def test_check_accepts_real_master_urls(master):
+    s = SparkSettings()
+    s.master = master
+    s.check()
+
+
+def test_bad_values_get_short_errors():
+    s = SparkSettings()
+    with pytest.raises(SettingsError, match="max_rows must be a number"):
+        s.set("max_rows", "lots")
+    with pytest.raises(SettingsError, match="at least 1"):
+        s.set("max_rows", "0")
+    with pytest.raises(SettingsError, match="on or off"):
+        s.set("detect", "maybe")
+    with pytest.raises(SettingsError, match="unknown setting"):
+        s.set("colour", "blue")
+    with pytest.raises(SettingsError, match="log level"):
+        s.set("log_level", "LOUD")
+
+
+def test_parse_assignment():
+    assert parse_assignment(" spark.x = 1=2 ") == ("spark.x", "1=2")
+    with pytest.raises(SettingsError):
+        parse_assignment("novalue")
