@@ -82,8 +82,8 @@ class CellCapture:
 
     def __enter__(self) -> CellCapture:
         self._saved = (sys.stdout, sys.stderr)
-        sys.stdout = Tee(sys.stdout, self.stdout)  # type: ignore[assignment]
-        sys.stderr = Tee(sys.stderr, self.stderr)  # type: ignore[assignment]
+        sys.stdout = Tee(sys.stdout, self.stdout)
+        sys.stderr = Tee(sys.stderr, self.stderr)
         return self
 
     def __exit__(self, *exc: object) -> None:

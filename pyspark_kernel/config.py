@@ -69,9 +69,9 @@ class SettingsError(ValueError):
 class SparkSettings(Configurable):
     """What the kernel's SparkSession is built from, and how results are shown."""
 
-    master = Unicode("local[*]", help="Spark master URL (local[*], spark://H:P, yarn, k8s://...).").tag(
-        config=True
-    )
+    master = Unicode(
+        "local[*]", help="Spark master URL (local[*], spark://H:P, yarn, k8s://...)."
+    ).tag(config=True)
     remote = Unicode(
         "", help="Spark Connect URL (sc://HOST:PORT). When set, `master` is not used."
     ).tag(config=True)

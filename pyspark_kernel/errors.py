@@ -30,7 +30,13 @@ def spark_error_types() -> tuple[type[BaseException], ...]:
     from py4j.protocol import Py4JError
     from pyspark.errors import PySparkException
 
-    return (PySparkException, Py4JError, ConnectionError, SparkSessionUnavailable, CellTimeout)
+    return (
+        PySparkException,
+        Py4JError,
+        ConnectionError,
+        SparkSessionUnavailable,
+        KeyboardInterrupt,
+    )
 
 
 def headline(exc: BaseException) -> str:

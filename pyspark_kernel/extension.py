@@ -96,7 +96,6 @@ class SparkExtension:
         ns = self.shell.user_ns
         ns["OUTPUT_DIR"] = str(self.output_dir.path)
         os.environ["PYSPARK_KERNEL_OUTPUT_DIR"] = str(self.output_dir.path)
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
         formatter = self.shell.display_formatter.mimebundle_formatter
@@ -150,10 +149,10 @@ class SparkExtension:
         if self.session.ready:
             self._prepare_spark(cell)
         if self.settings.detect:
-            cell.names = {
-                k: id(v) for k, v in self.shell.user_ns.items() if not k.startswith("_")
+            cell.names = {k: id(v) for k, v in self.shell.user_ns.items() if not k.startswith("_")}
+            cell.frames = {
+                k: i for k, i in cell.names.items() if is_dataframe(self.shell.user_ns[k])
             }
-            cell.frames = {k: i for k, i in cell.names.items() if is_dataframe(self.shell.user_ns[k])}
         self._arm_interrupt(cell)
 
     def bind_session(self, wait: bool) -> Any:
@@ -184,7 +183,10 @@ class SparkExtension:
                 spark.sparkContext.addJobTag(cell.tag)
                 spark.sparkContext.setInterruptOnCancel(True)
                 cell.progress = CellProgress(
-                    spark, cell.tag, self.publisher, self.publisher.current_parent(),
+                    spark,
+                    cell.tag,
+                    self.publisher,
+                    self.publisher.current_parent(),
                     show_after=self.settings.progress_after,
                 )
             if self.settings.detect:
@@ -209,11 +211,6 @@ class SparkExtension:
             cell.interrupted = True
             if cell.tag:
                 self._cancel_async(cell.tag)
-            if cell.timed_out:
-                raise errors.CellTimeout(
-                    f"the cell ran longer than the {self.settings.timeout:g} s limit "
-                    "(%spark timeout); its Spark jobs were cancelled"
-                )
         raise KeyboardInterrupt
 
     def _on_timeout(self, cell: _Cell) -> None:
@@ -259,6 +256,8 @@ class SparkExtension:
             state = {"success": "done", "interrupted": "cancelled"}.get(record.status, "failed")
             record.spark_job_ids = cell.progress.finish(state) if alive else cell.progress.job_ids
         if cell.tag and alive:
+            if record.status == "interrupted" or cell.timed_out:
+                self._await_cancelled(cell.tag)
             self._untag(cell.tag)
         try:
             if result.success and self.settings.detect:
@@ -271,6 +270,34 @@ class SparkExtension:
             record.truncated_output = cell.capture.dropped
             record.duration_ms = int((time.monotonic() - cell.started) * 1000)
             self.records = [*self.records[-(_KEEP_RECORDS - 1) :], record]
+
+    def _await_cancelled(self, tag: str, limit: float = 5.0, watch: float = 30.0) -> None:
+        """Let the cell end only once its jobs have left Spark (bounded), then keep watching.
+
+        An interrupt can land while the driver is still planning: the job is submitted just
+        after ``cancelJobsWithTag`` ran. So active jobs carrying the tag are cancelled again
+        until none is left, and a watchdog cancels any that appears later."""
+        if self.session.is_remote:
+            return
+        sc = self.session.spark.sparkContext
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if not _cancel_active(sc, tag):
+                break
+            time.sleep(0.1)
+        else:
+            log.warning("Spark jobs of %s still active %.0f s after cancel", tag, limit)
+
+        def watchdog() -> None:
+            end = time.monotonic() + watch
+            while time.monotonic() < end:
+                try:
+                    _cancel_active(sc, tag)
+                except Exception:
+                    return
+                time.sleep(0.25)
+
+        threading.Thread(target=watchdog, name="spark-cancel-watchdog", daemon=True).start()
 
     def _untag(self, tag: str) -> None:
         spark = self.session.spark
@@ -296,12 +323,16 @@ class SparkExtension:
         frames = {k: i for k, i in after.items() if is_dataframe(ns[k])}
         try:
             parquet = self.output_dir.find_parquet()
-            views = detect.changed_views(cell.views, catalog.temp_views(spark, cell.code), cell.code)
+            views = detect.changed_views(
+                cell.views, catalog.temp_views(spark, cell.code), cell.code
+            )
         except Exception as exc:
             record.result_source, record.result_error = "read_error", errors.headline(exc)
             return
         found = detect.choose(
-            str(parquet) if parquet else None, views, detect.pick_variable(cell.code, cell.frames, frames)
+            str(parquet) if parquet else None,
+            views,
+            detect.pick_variable(cell.code, cell.frames, frames),
         )
         record.result_source = found.source
         record.detected_parquet_path = found.parquet_path
@@ -316,23 +347,40 @@ class SparkExtension:
                 df = spark.table(found.view_name)
             else:
                 df = ns[found.variable_name]
-            self.show_frame(df, found.source, record=record, view_name=found.view_name,
-                            parquet_path=found.parquet_path, variable_name=found.variable_name)
+            self.show_frame(
+                df,
+                found.source,
+                record=record,
+                view_name=found.view_name,
+                parquet_path=found.parquet_path,
+                variable_name=found.variable_name,
+            )
         except Exception as exc:
             record.result_source = "read_error"
             record.result_error = errors.headline(exc)
-            print(f"pyspark-kernel: could not show the {found.source} result: "
-                  f"{record.result_error}", file=sys.stderr)
+            print(
+                f"pyspark-kernel: could not show the {found.source} result: {record.result_error}",
+                file=sys.stderr,
+            )
 
     # -- showing ---------------------------------------------------------------------------
-    def table_for(self, df: Any, source: str, max_rows: int | None = None, **names: Any) -> dict[str, Any]:
+    def table_for(
+        self, df: Any, source: str, max_rows: int | None = None, **names: Any
+    ) -> dict[str, Any]:
         """The table payload of `df`, previewed within the settings' bounds."""
         rows = max_rows or self.settings.max_rows
         shown = preview(df, rows, self.settings.max_chars, self.settings.exact_count)
         return table_payload(shown, rows, source, **names)
 
-    def show_frame(self, df: Any, source: str, *, record: ExecutionRecord | None = None,
-                   max_rows: int | None = None, **names: Any) -> dict[str, Any]:
+    def show_frame(
+        self,
+        df: Any,
+        source: str,
+        *,
+        record: ExecutionRecord | None = None,
+        max_rows: int | None = None,
+        **names: Any,
+    ) -> dict[str, Any]:
         """Preview `df` and display it as a table in the current cell."""
         payload = self.table_for(df, source, max_rows, **names)
         metadata: dict[str, Any] = {}
@@ -358,21 +406,59 @@ class SparkExtension:
             self.cell.record.result_data = _as_dicts(payload)
         return table_bundle(payload)
 
-    def show_error(self, shell: Any, etype: type, value: BaseException, tb: Any,
-                   tb_offset: int | None = None) -> list[str]:
+    def show_error(
+        self, shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None
+    ) -> list[str]:
         """Custom exception handler: a short Spark error, the full trace kept for later."""
         self.last_trace = errors.full_trace(value)
         cell = self.cell
-        if cell is not None and cell.interrupted and not isinstance(value, errors.CellTimeout):
-            etype, value = KeyboardInterrupt, KeyboardInterrupt("cell interrupted; its Spark jobs were cancelled")
-        elif not self.session.check_alive() and self.session.state == "dead":
-            etype, value = errors.SparkDriverDied, errors.SparkDriverDied(self.session.describe_error())
+        if cell is not None and cell.timed_out:
+            etype, value = (
+                errors.CellTimeout,
+                errors.CellTimeout(
+                    f"the cell ran longer than the {self.settings.timeout:g} s limit "
+                    "(%spark timeout); its Spark jobs were cancelled"
+                ),
+            )
+        elif cell is not None and cell.interrupted:
+            etype, value = (
+                KeyboardInterrupt,
+                KeyboardInterrupt(
+                    "cell interrupted; its Spark jobs were cancelled" if cell.tag else ""
+                ),
+            )
+        elif not self.session.check_alive(grace=_grace(value)) and self.session.state == "dead":
+            etype, value = (
+                errors.SparkDriverDied,
+                errors.SparkDriverDied(self.session.describe_error()),
+            )
         message = errors.headline(value)
-        stb = shell.InteractiveTB.structured_traceback(etype, value, errors.user_frames(tb), tb_offset)
-        stb = [*stb[:-1], f"\x1b[0;31m{etype.__name__}\x1b[0m: {message}",
-               "(full error with the JVM stack trace: %spark trace)"]
+        stb = shell.InteractiveTB.structured_traceback(
+            etype, value, errors.user_frames(tb), tb_offset
+        )
+        stb = [
+            *stb[:-1],
+            f"\x1b[0;31m{etype.__name__}\x1b[0m: {message}",
+            "(full error with the JVM stack trace: %spark trace)",
+        ]
         shell._showtraceback(etype, message, stb)
         return stb
+
+
+def _cancel_active(sc: Any, tag: str) -> bool:
+    """Cancel the active jobs that carry `tag`; True if there were any."""
+    tagged = set(sc._jsc.sc().statusTracker().getJobIdsForTag(tag))
+    active = tagged & set(sc.statusTracker().getActiveJobsIds())
+    if active:
+        sc.cancelJobsWithTag(tag)
+    return bool(active)
+
+
+def _grace(error: BaseException) -> float:
+    """Seconds to wait for a JVM that may be dying: only for connection failures."""
+    from py4j.protocol import Py4JNetworkError
+
+    return 1.0 if isinstance(error, (ConnectionError, Py4JNetworkError)) else 0.0
 
 
 def _as_dicts(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -390,4 +476,6 @@ def _quiet_pyspark_error_loggers() -> None:
 
 def _quiet_py4j_interrupt(record: logging.LogRecord) -> bool:
     """py4j logs a traceback when an interrupt lands in one of its calls; that is expected."""
-    return not str(record.msg).startswith(("KeyboardInterrupt while sending", "Error while sending"))
+    return not str(record.msg).startswith(
+        ("KeyboardInterrupt while sending", "Error while sending")
+    )

@@ -37,7 +37,7 @@ class Publisher:
     ) -> None:
         pub = getattr(self.shell, "display_pub", None)
         session = getattr(pub, "session", None)
-        if session is None or parent is None:
+        if pub is None or session is None or parent is None:
             from IPython.display import display
 
             display(data, raw=True, metadata=metadata, display_id=display_id, update=update)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
-from traitlets import Instance
+from traitlets import Instance, List
 
 from . import __version__
 from .extension import SparkExtension
@@ -20,10 +20,12 @@ class PySparkKernel(IPythonKernel):
     implementation = "pyspark_kernel"
     implementation_version = __version__
     banner = f"PySpark kernel {__version__}: IPython with one persistent SparkSession (`spark`)"
-    help_links = [
-        {"text": "PySpark", "url": "https://spark.apache.org/docs/latest/api/python/"},
-        {"text": "pyspark-kernel", "url": "https://github.com/pyspark-kernel/pyspark-kernel"},
-    ]
+    help_links = List(
+        [
+            {"text": "PySpark", "url": "https://spark.apache.org/docs/latest/api/python/"},
+            {"text": "pyspark-kernel", "url": "https://github.com/pyspark-kernel/pyspark-kernel"},
+        ]
+    ).tag(config=True)
 
     spark_extension = Instance(SparkExtension, allow_none=True)
 
@@ -32,13 +34,14 @@ class PySparkKernel(IPythonKernel):
         self.spark_extension = SparkExtension(self.shell)
         self.spark_extension.register()
 
-    def do_complete(self, code: str, cursor_pos: int | None) -> Any:
+    async def do_complete(self, code: str, cursor_pos: int | None) -> Any:
         """Complete as IPython does, with ``spark``/``sc`` bound when the code uses them."""
         self._bind_for(code)
         return super().do_complete(code, cursor_pos)
 
-    def do_inspect(self, code: str, cursor_pos: int | None, detail_level: int = 0,
-                   omit_sections: Any = ()) -> Any:
+    async def do_inspect(
+        self, code: str, cursor_pos: int | None, detail_level: int = 0, omit_sections: Any = ()
+    ) -> Any:
         """Inspect as IPython does, with ``spark``/``sc`` bound when the code uses them."""
         self._bind_for(code)
         return super().do_inspect(code, cursor_pos, detail_level, omit_sections)
@@ -48,7 +51,7 @@ class PySparkKernel(IPythonKernel):
         if ext is not None and ext.mentions_spark(code):
             ext.bind_session(wait=True)
 
-    def do_shutdown(self, restart: bool) -> dict[str, Any]:
+    async def do_shutdown(self, restart: bool) -> dict[str, Any]:
         """Stop streaming queries and Spark (bounded in time) before the kernel exits."""
         if self.spark_extension is not None:
             self.spark_extension.close()

@@ -28,8 +28,19 @@ _SPARK_HELP = """%spark                      status: state, master, app id, Spar
 %spark timeout SECONDS      per-cell time limit, 0 for none
 %spark packages kafka       add Spark's Kafka connector (then %spark restart)"""
 
-_KERNEL_FIELDS = {"master", "remote", "app_name", "max_rows", "max_chars", "output_dir",
-                  "detect", "exact_count", "timeout", "packages", "log_level"}
+_KERNEL_FIELDS = {
+    "master",
+    "remote",
+    "app_name",
+    "max_rows",
+    "max_chars",
+    "output_dir",
+    "detect",
+    "exact_count",
+    "timeout",
+    "packages",
+    "log_level",
+}
 
 
 @magics_class
@@ -56,6 +67,7 @@ class SparkMagics(Magics):
     def _spark_status(self, args: list[str]) -> None:
         info = self.ext.session.info()
         s = self.ext.settings
+        on = {True: "on", False: "off"}
         lines = [
             f"state:      {info.state}",
             f"master:     {info.master}",
@@ -64,7 +76,7 @@ class SparkMagics(Magics):
             f"version:    {info.version or '-'}",
             f"output dir: {self.ext.output_dir.path}",
             f"preview:    {s.max_rows} rows, {s.max_chars} chars per value, "
-            f"exact count {'on' if s.exact_count else 'off'}, detection {'on' if s.detect else 'off'}",
+            f"exact count {on[s.exact_count]}, detection {on[s.detect]}",
             f"limits:     timeout {f'{s.timeout:g} s' if s.timeout else 'off'}, "
             f"maxResultSize {s.spark_conf().get('spark.driver.maxResultSize')}",
         ]
@@ -169,19 +181,24 @@ class SparkMagics(Magics):
             opts = parser.parse_args(shlex.split(line))
         except (argparse.ArgumentError, SystemExit) as exc:
             raise UsageError(f"usage: %%sql [-o NAME] [-n ROWS]: {exc}") from None
+        namespace = self.ext.shell.user_ns
         spark = self.ext.bind_session(wait=True)
         if spark is None:
-            spark = self.shell.user_ns["spark"]  # raises the reason the session is unavailable
-        query = substitute(cell, self.shell.user_ns)
-        df = spark.sql(query)
+            spark = namespace["spark"]  # raises the reason the session is unavailable
+        df = spark.sql(substitute(cell, namespace))
         if opts.output:
-            self.shell.user_ns[opts.output] = df
+            namespace[opts.output] = df
         cell_state = self.ext.cell
         if cell_state is not None:
             cell_state.shown_expression = True
             cell_state.record.result_source = "sql"
-        self.ext.show_frame(df, "sql", record=cell_state.record if cell_state else None,
-                            max_rows=opts.rows, variable_name=opts.output)
+        self.ext.show_frame(
+            df,
+            "sql",
+            record=cell_state.record if cell_state else None,
+            max_rows=opts.rows,
+            variable_name=opts.output,
+        )
 
     @line_magic
     def record(self, line: str) -> Any:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,15 @@ log = logging.getLogger(__name__)
 
 OutputSink = Callable[[str, str], None]
 """Receives ``(stream_name, line)`` for each line the driver JVM writes."""
+
+
+# Settings that shape the driver JVM's command line; named when the JVM fails to start.
+_JVM_SETTINGS = (
+    "spark.driver.memory",
+    "spark.driver.extraJavaOptions",
+    "spark.driver.extraClassPath",
+    "spark.jars",
+)
 
 
 class SessionError(RuntimeError):
@@ -56,6 +67,7 @@ class SessionManager:
         self.generation = 0
         self.last_exit_code: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._startup_lines: deque[str] = deque(maxlen=12)
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
@@ -66,6 +78,7 @@ class SessionManager:
         with self._lock:
             if self.state in {"starting", "ready"}:
                 return
+            self._startup_lines.clear()
             self.state = "starting"
             self.error = None
             self._done.clear()
@@ -93,8 +106,13 @@ class SessionManager:
     def is_remote(self) -> bool:
         return bool(self.settings.remote)
 
-    def check_alive(self) -> bool:
-        """Notice a dead driver JVM; mark the session dead and reset PySpark's caches."""
+    def check_alive(self, grace: float = 0.0) -> bool:
+        """Notice a dead driver JVM; mark the session dead and reset PySpark's caches.
+
+        `grace` seconds are given to a JVM that is exiting (its socket closes first)."""
+        if grace and self.state == "ready" and self._proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(grace)
         if self.state == "ready" and self._proc is not None and self._proc.poll() is not None:
             self.last_exit_code = self._proc.returncode
             log.warning("Spark driver JVM exited with %s", self.last_exit_code)
@@ -155,7 +173,15 @@ class SessionManager:
             )
         if self.error is None:
             return f"the Spark session is {self.state}"
-        return f"the Spark session could not start: {short_message(self.error)}"
+        text = f"the Spark session could not start: {short_message(self.error)}"
+        if "JAVA_GATEWAY_EXITED" in str(self.error):
+            conf = self.settings.spark_conf()
+            jvm = [f"{k}={conf[k]}" for k in _JVM_SETTINGS if k in conf]
+            if jvm:
+                text += f" (JVM settings: {', '.join(jvm)})"
+            if self._startup_lines:
+                text += "\nThe JVM said: " + " | ".join(self._startup_lines)
+        return text
 
     # -- building --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -195,13 +221,24 @@ class SessionManager:
         if jars:
             existing = conf.get("spark.jars", "")
             conf.set("spark.jars", ",".join(filter(None, [existing, *jars])))
-        # We launch the JVM ourselves so its stdout/stderr come to us, not to the
-        # kernel's terminal: the lines are routed to the cell that is running.
-        gateway = launch_gateway(
-            conf, popen_kwargs={"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
-        )
+        if not conf.contains("spark.driver.host"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # We launch the JVM ourselves with pipes we already read, so its stdout/stderr
+        # come to us (and to the cell that is running), even when it fails to start.
+        readers, writers = self._pump_output()
+        try:
+            gateway = launch_gateway(
+                conf, popen_kwargs={"stdout": writers[0], "stderr": writers[1]}
+            )
+        except BaseException:
+            for fd in writers:
+                os.close(fd)
+            for reader in readers:
+                reader.join(2.0)
+            raise
+        for fd in writers:
+            os.close(fd)
         self._proc = gateway.proc
-        self._pump_output(gateway.proc)
         sc = SparkContext(conf=conf, gateway=gateway)
         sc.setLogLevel(self.settings.log_level)
         return SparkSession(sc)
@@ -216,16 +253,24 @@ class SessionManager:
             jars.extend(str(path) for path in spark_kafka_connector_jars())
         return jars
 
-    def _pump_output(self, proc: subprocess.Popen[bytes]) -> None:
-        for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
-            if pipe is not None:
-                reader = threading.Thread(
-                    target=self._read_lines, args=(name, pipe), name=f"jvm-{name}", daemon=True
-                )
-                reader.start()
+    def _pump_output(self) -> tuple[list[threading.Thread], list[int]]:
+        """Pipes for the JVM's stdout and stderr, each read line by line in a thread."""
+        readers, writers = [], []
+        for name in ("stdout", "stderr"):
+            read_fd, write_fd = os.pipe()
+            pipe = os.fdopen(read_fd, "rb")
+            reader = threading.Thread(
+                target=self._read_lines, args=(name, pipe), name=f"jvm-{name}", daemon=True
+            )
+            reader.start()
+            readers.append(reader)
+            writers.append(write_fd)
+        return readers, writers
 
     def _read_lines(self, name: str, pipe: Any) -> None:
         for raw in iter(pipe.readline, b""):
+            if self.state == "starting":
+                self._startup_lines.append(raw.decode("utf-8", errors="replace").rstrip())
             sink = self.output_sink
             if sink is not None:
                 try:
@@ -241,8 +286,8 @@ class SessionManager:
 
         gateway = SparkContext._gateway
         SparkContext._active_spark_context = None
-        SparkContext._gateway = None  # type: ignore[assignment]
-        SparkContext._jvm = None  # type: ignore[assignment]
+        SparkContext._gateway = None
+        SparkContext._jvm = None
         SparkSession._instantiatedSession = None
         SparkSession._activeSession = None
         if gateway is not None:

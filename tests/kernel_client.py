@@ -31,7 +31,9 @@ class CellRun:
         return [m for m in self.messages if m["msg_type"] in types]
 
     def stream(self, name: str) -> str:
-        return "".join(m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == name)
+        return "".join(
+            m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == name
+        )
 
     @property
     def error(self) -> dict[str, Any] | None:
@@ -50,8 +52,12 @@ class CellRun:
 class Kernel:
     """A started kernel and its client."""
 
-    def __init__(self, kernel_name: str = KERNEL_NAME, env: dict[str, str] | None = None,
-                 extra_arguments: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        kernel_name: str = KERNEL_NAME,
+        env: dict[str, str] | None = None,
+        extra_arguments: list[str] | None = None,
+    ) -> None:
         kwargs: dict[str, Any] = {"kernel_name": kernel_name, "startup_timeout": 120}
         if env is not None:
             kwargs["env"] = {**os.environ, **env}
@@ -67,11 +73,16 @@ class Kernel:
     def kc(self) -> BlockingKernelClient:
         return self.client
 
-    def run(self, code: str, timeout: float = 180.0, during: Callable[[float], None] | None = None,
-            **execute_args: Any) -> CellRun:
+    def run(
+        self,
+        code: str,
+        timeout: float = 180.0,
+        during: Callable[[float, list[dict[str, Any]]], None] | None = None,
+        **execute_args: Any,
+    ) -> CellRun:
         """Execute `code`, collect its IOPub messages until idle, return them with the reply.
 
-        `during(elapsed)` is called about every 0.1 s while the cell runs.
+        `during(elapsed, messages_so_far)` is called about every 0.1 s while the cell runs.
         """
         msg_id = self.client.execute(code, **execute_args)
         started = time.monotonic()
@@ -81,7 +92,7 @@ class Kernel:
             if elapsed > timeout:
                 raise TimeoutError(f"cell did not finish in {timeout} s: {code[:80]!r}")
             if during is not None:
-                during(elapsed)
+                during(elapsed, messages)
             try:
                 msg = self.client.get_iopub_msg(timeout=0.1)
             except queue.Empty:

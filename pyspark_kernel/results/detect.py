@@ -55,7 +55,9 @@ def assigned_names(code: str) -> list[str]:
             found.append((node.lineno, node.col_offset, node.id))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
-                found.append((node.lineno, node.col_offset, (alias.asname or alias.name).split(".")[0]))
+                found.append(
+                    (node.lineno, node.col_offset, (alias.asname or alias.name).split(".")[0])
+                )
     found.sort()
     ordered: list[str] = []
     for _line, _col, name in found:

@@ -31,7 +31,9 @@ def as_spark_frame(obj: Any) -> Any:
     module = type(obj).__module__
     if not module.startswith("pyspark.pandas"):
         return obj
-    index = [name or ("index" if i == 0 else f"index_{i}") for i, name in enumerate(obj.index.names)]
+    index = [
+        name or ("index" if i == 0 else f"index_{i}") for i, name in enumerate(obj.index.names)
+    ]
     if set(index) & set(obj.columns):
         index = [f"__index_{i}__" for i in range(len(index))]
     return obj.to_spark(index_col=index)
@@ -108,7 +110,9 @@ def to_json(
             return ("Infinity" if number > 0 else "-Infinity"), False
         return number, False
     if isinstance(dtype, T.DecimalType):
-        return str(value) if isinstance(value, decimal.Decimal) else str(decimal.Decimal(value)), False
+        return str(value) if isinstance(value, decimal.Decimal) else str(
+            decimal.Decimal(value)
+        ), False
     if isinstance(dtype, (T.BooleanType, T.ByteType, T.ShortType, T.IntegerType, T.LongType)):
         return value, False
     if isinstance(dtype, T.TimestampType) and isinstance(value, dt.datetime) and tz is not None:

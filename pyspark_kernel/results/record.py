@@ -19,7 +19,9 @@ class ExecutionRecord:
     error_message: str | None = None
     duration_ms: int = 0
     spark_job_ids: list[int] = field(default_factory=list)
-    result_source: str = "none"  # expression | parquet | view | direct_dataframe | none | read_error
+    result_source: str = (
+        "none"  # expression | parquet | view | direct_dataframe | none | read_error
+    )
     result_data: list[dict[str, Any]] | None = None
     detected_parquet_path: str | None = None
     detected_view_name: str | None = None

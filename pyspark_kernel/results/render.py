@@ -66,7 +66,9 @@ def caption(payload: dict[str, Any]) -> str:
     return f"{where}: {shown} {noun}"
 
 
-def table_bundle(payload: dict[str, Any], metadata: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def table_bundle(
+    payload: dict[str, Any], metadata: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(data, metadata)`` for display: our table type, HTML and plain text."""
     data = {TABLE: payload, "text/html": table_html(payload), "text/plain": table_text(payload)}
     return data, dict(metadata or {})

@@ -18,7 +18,10 @@ class PySparkKernelConformance(jupyter_kernel_test.KernelTests):
         {"code": "spark.range(7).count()", "result": "7"},
     ]
     code_display_data = [
-        {"code": "from IPython.display import HTML, display; display(HTML('<b>x</b>'))", "mime": "text/html"},
+        {
+            "code": "from IPython.display import HTML, display; display(HTML('<b>x</b>'))",
+            "mime": "text/html",
+        },
     ]
     completion_samples = [
         {"text": "zi", "matches": {"zip"}},

@@ -15,7 +15,9 @@ def table(run):
 
 
 def test_first_python_cell_answers_while_spark_is_still_starting(kernel):
-    run = kernel.run("import json, pyspark_kernel; print(json.loads(pyspark_kernel.status_json())['state'])")
+    run = kernel.run(
+        "import json, pyspark_kernel; print(json.loads(pyspark_kernel.status_json())['state'])"
+    )
     assert run.status == "ok"
     assert run.stream("stdout").strip() == "starting"
 
@@ -38,14 +40,22 @@ def test_spark_status_magic_shows_loopback_ui_and_version(kernel):
 
 
 def test_session_is_bound_to_loopback(kernel):
-    conf = kernel.value("{k: spark.conf.get(k) for k in ['spark.driver.host', 'spark.driver.bindAddress', 'spark.ui.killEnabled']}")
-    assert conf == {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1", "spark.ui.killEnabled": "false"}
+    conf = kernel.value(
+        "{k: spark.conf.get(k) for k in ['spark.driver.host', 'spark.driver.bindAddress', 'spark.ui.killEnabled']}"
+    )
+    assert conf == {
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.ui.killEnabled": "false",
+    }
 
 
 def test_jvm_log_lines_reach_the_cell_at_the_chosen_level(kernel):
     emit = "spark._jvm.org.apache.logging.log4j.LogManager.getLogger('kernel.test').warn('hello from the jvm')"
     run = kernel.run(emit)
-    assert "WARN test: hello from the jvm" in run.stream("stderr") or "hello from the jvm" in run.stream("stderr")
+    assert "WARN test: hello from the jvm" in run.stream(
+        "stderr"
+    ) or "hello from the jvm" in run.stream("stderr")
     assert kernel.run("%spark log ERROR").status == "ok"
     assert "hello from the jvm" not in kernel.run(emit).stream("stderr")
     kernel.run("%spark log WARN")
@@ -54,7 +64,9 @@ def test_jvm_log_lines_reach_the_cell_at_the_chosen_level(kernel):
 
 
 def test_execution_record_captures_the_cell(kernel):
-    run = kernel.run("print('out line'); import sys; print('err line', file=sys.stderr); n = spark.range(10).count()")
+    run = kernel.run(
+        "print('out line'); import sys; print('err line', file=sys.stderr); n = spark.range(10).count()"
+    )
     assert run.status == "ok"
     rec = kernel.value("__import__('pyspark_kernel').last_record()")
     assert rec["status"] == "success"
@@ -88,7 +100,11 @@ def test_parquet_rule(kernel):
     t = table(run)
     assert t["source"] == "parquet" and t["parquet_path"].endswith("/result.parquet")
     assert sorted(r[0] for r in t["rows"]) == [0, 1, 2, 3, 4, 5]
-    meta = [m["content"]["metadata"] for m in run.of_type("display_data") if TABLE in m["content"]["data"]][0]
+    meta = next(
+        m["content"]["metadata"]
+        for m in run.of_type("display_data")
+        if TABLE in m["content"]["data"]
+    )
     assert meta["pyspark_kernel"]["result_source"] == "parquet"
     assert meta["pyspark_kernel"]["execution_count"] == run.reply["content"]["execution_count"]
 
@@ -97,7 +113,9 @@ def test_output_folder_is_emptied_before_the_next_cell(kernel):
     kernel.run("spark.range(1).write.parquet(OUTPUT_DIR + '/other.parquet')")
     run = kernel.run("import os; print(sorted(os.listdir(OUTPUT_DIR)))")
     assert run.stream("stdout").strip() == "['.pyspark-kernel-output']"
-    assert kernel.value("__import__('os').environ['PYSPARK_KERNEL_OUTPUT_DIR'] == OUTPUT_DIR") is True
+    assert (
+        kernel.value("__import__('os').environ['PYSPARK_KERNEL_OUTPUT_DIR'] == OUTPUT_DIR") is True
+    )
 
 
 def test_view_rule_new_and_replaced_and_global(kernel):
@@ -105,7 +123,9 @@ def test_view_rule_new_and_replaced_and_global(kernel):
     assert (t["source"], t["view_name"], len(t["rows"])) == ("view", "v_rule", 4)
     t = table(kernel.run("spark.range(2).createOrReplaceTempView('v_rule')"))
     assert (t["source"], len(t["rows"])) == ("view", 2)
-    t = table(kernel.run("spark.sql('CREATE OR REPLACE GLOBAL TEMP VIEW g_rule AS SELECT 1 AS one')"))
+    t = table(
+        kernel.run("spark.sql('CREATE OR REPLACE GLOBAL TEMP VIEW g_rule AS SELECT 1 AS one')")
+    )
     assert (t["source"], t["view_name"], t["rows"]) == ("view", "global_temp.g_rule", [[1]])
 
 
@@ -137,7 +157,9 @@ def test_failing_cell_detects_nothing_and_deletes_nothing(kernel):
 
 def test_expression_shows_once_as_execute_result(kernel):
     run = kernel.run("e = spark.range(3)\ne")
-    results = [m for m in run.of_type("execute_result", "display_data") if TABLE in m["content"]["data"]]
+    results = [
+        m for m in run.of_type("execute_result", "display_data") if TABLE in m["content"]["data"]
+    ]
     assert len(results) == 1 and results[0]["msg_type"] == "execute_result"
     payload = results[0]["content"]["data"][TABLE]
     assert payload["source"] == "expression"
@@ -167,7 +189,9 @@ def test_detection_can_be_turned_off(kernel):
 
 def test_sql_magic_substitutes_keeps_and_limits(kernel):
     kernel.run("limit_n = 4")
-    run = kernel.run("%%sql -o kept -n 2\nSELECT id, '<b>{not_a_name}</b>' AS tag FROM range({limit_n})")
+    run = kernel.run(
+        "%%sql -o kept -n 2\nSELECT id, '<b>{not_a_name}</b>' AS tag FROM range({limit_n})"
+    )
     t = table(run)
     assert t["source"] == "sql" and t["variable_name"] == "kept"
     assert len(t["rows"]) == 2 and t["truncated"] is True
@@ -202,7 +226,9 @@ def test_config_and_restart_keep_python_variables(kernel):
     assert kernel.value("spark.range(3).count()") == 3
 
 
-@pytest.mark.parametrize("bad", ["%spark config novalue", "%spark config spark.driver.memory=banana\n%spark restart"])
+@pytest.mark.parametrize(
+    "bad", ["%spark config novalue", "%spark config spark.driver.memory=banana\n%spark restart"]
+)
 def test_bad_config_in_magic_is_refused_and_session_kept(kernel, bad):
     run = kernel.run(bad)
     assert run.status == "error"

@@ -23,8 +23,14 @@ def test_user_conf_overrides_defaults():
 def test_env_overrides_kernelspec_values():
     s = SparkSettings()
     s.master = "local[1]"  # as if given by the kernelspec
-    s.apply_env({"PYSPARK_KERNEL_MASTER": "local[3]", "PYSPARK_KERNEL_MAX_ROWS": "7",
-                 "PYSPARK_KERNEL_CONF": "spark.a=1; spark.b = two", "PYSPARK_KERNEL_DETECT": "off"})
+    s.apply_env(
+        {
+            "PYSPARK_KERNEL_MASTER": "local[3]",
+            "PYSPARK_KERNEL_MAX_ROWS": "7",
+            "PYSPARK_KERNEL_CONF": "spark.a=1; spark.b = two",
+            "PYSPARK_KERNEL_DETECT": "off",
+        }
+    )
     assert s.master == "local[3]"
     assert s.max_rows == 7
     assert s.conf == {"spark.a": "1", "spark.b": "two"}
@@ -55,7 +61,18 @@ def test_check_names_the_bad_setting(key, value, named):
         s.check()
 
 
-@pytest.mark.parametrize("master", ["local", "local[*]", "local[4]", "local[2,3]", "spark://h:7077", "yarn", "k8s://https://h:443"])
+@pytest.mark.parametrize(
+    "master",
+    [
+        "local",
+        "local[*]",
+        "local[4]",
+        "local[2,3]",
+        "spark://h:7077",
+        "yarn",
+        "k8s://https://h:443",
+    ],
+)
 def test_check_accepts_real_master_urls(master):
     s = SparkSettings()
     s.master = master

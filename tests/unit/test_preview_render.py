@@ -9,7 +9,13 @@ import pytest
 from pyspark.sql import types as T
 
 from pyspark_kernel.results.preview import Preview, preview
-from pyspark_kernel.results.render import caption, table_bundle, table_html, table_payload, table_text
+from pyspark_kernel.results.render import (
+    caption,
+    table_bundle,
+    table_html,
+    table_payload,
+    table_text,
+)
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "mime"
 UTC = dt.timezone.utc
@@ -21,23 +27,49 @@ def fixture(name):
 
 @pytest.fixture(scope="module")
 def nested_df(spark):
-    schema = T.StructType([
-        T.StructField("id", T.IntegerType(), False),
-        T.StructField("tags", T.ArrayType(T.StringType()), True),
-        T.StructField("attrs", T.MapType(T.StringType(), T.IntegerType()), True),
-        T.StructField("point", T.StructType([T.StructField("x", T.DoubleType()), T.StructField("y", T.DoubleType())]), True),
-        T.StructField("ts", T.TimestampType(), True),
-        T.StructField("day", T.DateType(), True),
-        T.StructField("raw", T.BinaryType(), True),
-        T.StructField("score", T.DoubleType(), True),
-        T.StructField("note", T.StringType(), True),
-    ])
+    schema = T.StructType(
+        [
+            T.StructField("id", T.IntegerType(), False),
+            T.StructField("tags", T.ArrayType(T.StringType()), True),
+            T.StructField("attrs", T.MapType(T.StringType(), T.IntegerType()), True),
+            T.StructField(
+                "point",
+                T.StructType(
+                    [T.StructField("x", T.DoubleType()), T.StructField("y", T.DoubleType())]
+                ),
+                True,
+            ),
+            T.StructField("ts", T.TimestampType(), True),
+            T.StructField("day", T.DateType(), True),
+            T.StructField("raw", T.BinaryType(), True),
+            T.StructField("score", T.DoubleType(), True),
+            T.StructField("note", T.StringType(), True),
+        ]
+    )
     rows = [
-        (1, ["a", "b"], {"k1": 1, "k2": 2}, (1.5, -2.0), dt.datetime(2024, 3, 1, 12, tzinfo=UTC),
-         dt.date(2024, 3, 1), bytearray(b"\x00\x01\x02"), float("nan"), "<script>alert(1)</script>"),
+        (
+            1,
+            ["a", "b"],
+            {"k1": 1, "k2": 2},
+            (1.5, -2.0),
+            dt.datetime(2024, 3, 1, 12, tzinfo=UTC),
+            dt.date(2024, 3, 1),
+            bytearray(b"\x00\x01\x02"),
+            float("nan"),
+            "<script>alert(1)</script>",
+        ),
         (2, [], {}, None, None, None, None, float("inf"), "x" * 40),
-        (3, None, None, (None, 0.0), dt.datetime(1970, 1, 1, tzinfo=UTC), dt.date(1970, 1, 1),
-         bytearray(b""), -0.5, None),
+        (
+            3,
+            None,
+            None,
+            (None, 0.0),
+            dt.datetime(1970, 1, 1, tzinfo=UTC),
+            dt.date(1970, 1, 1),
+            bytearray(b""),
+            -0.5,
+            None,
+        ),
         (4, ["more"], None, None, None, None, None, 1.0, "hidden"),
     ]
     return spark.createDataFrame(rows, schema).orderBy("id")
@@ -50,21 +82,43 @@ def test_payload_of_every_nested_type_matches_the_shared_fixture(nested_df):
 
 
 def test_scalar_types_are_json_safe(spark):
-    schema = T.StructType([
-        T.StructField("price", T.DecimalType(10, 2)), T.StructField("big", T.LongType()),
-        T.StructField("flag", T.BooleanType()), T.StructField("small", T.ByteType()),
-        T.StructField("f", T.FloatType()), T.StructField("neg_inf", T.DoubleType()),
-        T.StructField("ntz", T.TimestampNTZType()),
-    ])
+    schema = T.StructType(
+        [
+            T.StructField("price", T.DecimalType(10, 2)),
+            T.StructField("big", T.LongType()),
+            T.StructField("flag", T.BooleanType()),
+            T.StructField("small", T.ByteType()),
+            T.StructField("f", T.FloatType()),
+            T.StructField("neg_inf", T.DoubleType()),
+            T.StructField("ntz", T.TimestampNTZType()),
+        ]
+    )
     df = spark.createDataFrame(
-        [(decimal.Decimal("12.50"), 2**62, True, -3, 0.5, float("-inf"), dt.datetime(2024, 1, 2, 3, 4, 5))],
+        [
+            (
+                decimal.Decimal("12.50"),
+                2**62,
+                True,
+                -3,
+                0.5,
+                float("-inf"),
+                dt.datetime(2024, 1, 2, 3, 4, 5),
+            )
+        ],
         schema,
     )
     shown = preview(df, max_rows=10, max_chars=100)
     assert shown.rows == [["12.50", 2**62, True, -3, 0.5, "-Infinity", "2024-01-02T03:04:05"]]
     assert json.loads(json.dumps(shown.rows, allow_nan=False)) == shown.rows
     assert [c["type"] for c in shown.columns] == [
-        "decimal(10,2)", "bigint", "boolean", "tinyint", "float", "double", "timestamp_ntz"]
+        "decimal(10,2)",
+        "bigint",
+        "boolean",
+        "tinyint",
+        "float",
+        "double",
+        "timestamp_ntz",
+    ]
 
 
 def test_timestamps_carry_the_session_time_zone_offset(spark):

@@ -1,0 +1,132 @@
+"""Interrupt, JVM death, bad configuration and shutdown, on real kernels and real JVMs."""
+
+import os
+import signal
+import time
+
+import pytest
+from kernel_client import Kernel
+
+from pyspark_kernel.session import wait_for_exit
+
+PROGRESS = "application/vnd.pyspark-kernel.progress.v1+json"
+LONG_JOB = "spark.range(10**12).selectExpr('sum(id % 7)').collect()"
+
+
+def when_job_runs(action):
+    """A `during` callback that calls `action` once the cell's job progress is showing."""
+    state = {}
+
+    def during(elapsed, messages):
+        if "at" not in state and any(PROGRESS in m["content"].get("data", {}) for m in messages):
+            state["at"] = elapsed
+            action()
+
+    return during, state
+
+
+def test_interrupt_stops_the_cells_jobs_and_keeps_streaming_queries(kernel):
+    start = kernel.run(
+        "q = (spark.readStream.format('rate').load().writeStream.format('memory')"
+        ".queryName('keeps_running').trigger(processingTime='1 hour').start())\n"
+        "import time\n"
+        "while q.lastProgress is None: time.sleep(0.1)"
+    )
+    assert start.status == "ok", start.error
+    during, state = when_job_runs(kernel.km.interrupt_kernel)
+    run = kernel.run(LONG_JOB, during=during)
+    assert "at" in state, "the long job never showed progress"
+    assert run.status == "error" and run.error["ename"] == "KeyboardInterrupt"
+    assert run.seconds - state["at"] < 5
+    assert kernel.value("sc.statusTracker().getActiveJobsIds()") == []
+    assert kernel.value("spark.range(10).count()") == 10
+    assert kernel.value("q.isActive") is True
+    rec = kernel.value("__import__('pyspark_kernel').last_record()['status']")
+    assert rec == "success"  # the value() cell itself; the interrupted one is before it
+    kernel.run("q.stop()")
+
+
+def test_interrupt_of_a_python_only_cell(kernel):
+    started = {}
+
+    def interrupt_after_a_second(elapsed, messages):
+        if elapsed > 1 and not started:
+            started["at"] = elapsed
+            kernel.km.interrupt_kernel()
+
+    run = kernel.run("import time\nwhile True: time.sleep(0.05)", during=interrupt_after_a_second)
+    assert run.error["ename"] == "KeyboardInterrupt"
+    assert kernel.value("1 + 1") == 2
+
+
+def test_cell_timeout_cancels_its_spark_jobs(kernel):
+    kernel.run("%spark timeout 3")
+    try:
+        run = kernel.run(LONG_JOB)
+        assert run.status == "error" and run.error["ename"] == "CellTimeout"
+        assert "3 s limit" in run.error["evalue"]
+        assert run.seconds < 20
+        assert kernel.value("sc.statusTracker().getActiveJobsIds()") == []
+    finally:
+        kernel.run("%spark timeout 0")
+    assert kernel.value("spark.range(4).count()") == 4
+
+
+def test_jvm_killed_during_a_job_and_between_cells(kernel):
+    kernel_pid = kernel.kernel_pid()
+    kernel.run("keep = {'rows': [1, 2, 3]}")
+    first_jvm = kernel.jvm_pid()
+    during, state = when_job_runs(lambda: os.kill(first_jvm, signal.SIGKILL))
+    run = kernel.run(LONG_JOB, during=during)
+    assert "at" in state
+    assert run.status == "error"
+    assert run.error["ename"] == "SparkDriverDied"
+    assert "killed by signal 9" in run.error["evalue"]
+    assert len("\n".join(run.error["traceback"])) < 4000
+    assert kernel.value("spark.range(10).count()") == 10
+    second_jvm = kernel.jvm_pid()
+    assert second_jvm != first_jvm
+    os.kill(second_jvm, signal.SIGKILL)
+    time.sleep(1)
+    assert kernel.value("spark.range(10).count()") == 10
+    assert kernel.jvm_pid() not in (first_jvm, second_jvm)
+    assert kernel.value("keep") == {"rows": [1, 2, 3]}
+    assert kernel.kernel_pid() == kernel_pid
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        (["--SparkSettings.conf", "spark.driver.memory=banana"], "spark.driver.memory='banana'"),
+        (["--SparkSettings.master=nonsense://x"], "spark.master='nonsense://x'"),
+        (
+            ["--SparkSettings.conf", "spark.driver.memory=99999999g"],
+            "spark.driver.memory=99999999g",
+        ),
+    ],
+)
+def test_bad_config_starts_the_kernel_and_names_the_setting(arguments, named):
+    k = Kernel(extra_arguments=arguments)
+    try:
+        pid = k.kernel_pid()
+        assert k.value("1 + 1") == 2
+        for _ in range(2):  # asked again: same clear error, no crash loop
+            run = k.run("spark.range(1).count()")
+            assert run.status == "error"
+            assert run.error["ename"] == "SparkSessionUnavailable"
+            assert named in run.error["evalue"]
+        assert named in k.run("%spark").stream("stdout")
+        assert k.kernel_pid() == pid
+    finally:
+        k.shutdown()
+
+
+def test_shutdown_stops_queries_and_leaves_no_jvm():
+    k = Kernel()
+    k.run(
+        "q = spark.readStream.format('rate').load().writeStream.format('memory').queryName('at_exit').start()"
+    )
+    jvm = k.jvm_pid()
+    assert jvm is not None
+    k.shutdown()
+    assert wait_for_exit(jvm, timeout=20), f"JVM {jvm} still running after kernel shutdown"
