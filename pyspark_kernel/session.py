@@ -221,7 +221,8 @@ class SessionManager:
         if jars:
             existing = conf.get("spark.jars", "")
             conf.set("spark.jars", ",".join(filter(None, [existing, *jars])))
-        if not conf.contains("spark.driver.host"):
+        if conf.get("spark.driver.host", "") in {"127.0.0.1", "localhost"}:
+            # Spark otherwise looks up a non-loopback address for its own services.
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         # We launch the JVM ourselves with pipes we already read, so its stdout/stderr
         # come to us (and to the cell that is running), even when it fails to start.
