@@ -89,6 +89,7 @@ class SparkExtension:
         self.pending_conf: dict[str, str] = {}
         self.cell: _Cell | None = None
         self._bound_generation = -1
+        self.streaming: Any = None  # streaming.StreamingSupport, set by register()
 
     # -- wiring ----------------------------------------------------------------------------
     def register(self) -> None:
@@ -107,6 +108,11 @@ class SparkExtension:
         from .magics import SparkMagics
 
         self.shell.register_magics(SparkMagics(self.shell, extension=self))
+        # Streaming (streaming.py): query listener, live displays, writer hooks, %streams.
+        from .streaming import StreamingSupport
+
+        self.streaming = StreamingSupport(self)
+        self.streaming.register()
         self.session.start()
 
     def close(self, timeout: float = 10.0) -> None:
@@ -115,6 +121,8 @@ class SparkExtension:
 
         if self.session.ready:
             stop_all_queries(self.session.spark, timeout=min(timeout, 5.0))
+        if self.streaming is not None:
+            self.streaming.close()  # final displays sent, writer hooks undone
         self.session.stop(timeout)
         self.output_dir.remove()
 
@@ -317,15 +325,22 @@ class SparkExtension:
         if cell.shown_expression:
             record.result_source = "expression"
             return
-        if not self.session.ready:
-            return
-        spark = self.session.spark
-        frames = {k: i for k, i in after.items() if is_dataframe(ns[k])}
         try:
             parquet = self.output_dir.find_parquet()
-            views = detect.changed_views(
-                cell.views, catalog.temp_views(spark, cell.code), cell.code
-            )
+        except Exception as exc:
+            record.result_source, record.result_error = "read_error", errors.headline(exc)
+            return
+        # Views and DataFrames need a session that was ready during the cell; a Parquet
+        # file (written by any library) only needs one to be read back.
+        spark = self.bind_session(wait=True) if parquet else self.session.spark
+        if spark is None or not self.session.ready:
+            return
+        frames = {k: i for k, i in after.items() if is_dataframe(ns[k])}
+        views: list[str] = []
+        try:
+            if cell.tag is not None:  # views were listed before the cell ran
+                after_views = catalog.temp_views(spark, cell.code)
+                views = detect.changed_views(cell.views, after_views, cell.code)
         except Exception as exc:
             record.result_source, record.result_error = "read_error", errors.headline(exc)
             return

@@ -155,6 +155,17 @@ def test_failing_cell_detects_nothing_and_deletes_nothing(kernel):
     assert rec["result_source"] == "none"
 
 
+def test_unreadable_parquet_is_a_read_error_not_a_failed_cell(kernel):
+    run = kernel.run("open(OUTPUT_DIR + '/result.parquet', 'wb').write(b'not parquet at all')")
+    assert run.status == "ok"
+    assert run.data(TABLE) == []
+    assert "could not show the parquet result" in run.stream("stderr")
+    rec = kernel.value("__import__('pyspark_kernel').last_record()")
+    assert rec["result_source"] == "read_error"
+    assert rec["detected_parquet_path"].endswith("result.parquet")
+    assert rec["result_error"]
+
+
 def test_expression_shows_once_as_execute_result(kernel):
     run = kernel.run("e = spark.range(3)\ne")
     results = [

@@ -137,6 +137,13 @@ def test_preview_of_ten_billion_rows_is_bounded(spark):
     assert shown.row_count is None
 
 
+def test_preview_of_ten_million_string_rows_is_bounded(spark):
+    df = spark.range(10**7).selectExpr("id", "cast(id as string) as s", "repeat('x', 40) as pad")
+    shown = preview(df, max_rows=100, max_chars=100)
+    assert len(shown.rows) == 100 and shown.truncated is True
+    assert shown.rows[0][1:] == ["0", "x" * 40]
+
+
 def test_exact_count_when_asked(spark):
     shown = preview(spark.range(250), max_rows=100, max_chars=100, exact_count=True)
     assert (len(shown.rows), shown.truncated, shown.row_count) == (100, True, 250)
