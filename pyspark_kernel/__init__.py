@@ -51,6 +51,12 @@ def last_record() -> dict[str, Any] | None:
     return ext.records[-1].as_dict() if ext is not None and ext.records else None
 
 
+def kernel_metrics() -> dict[str, Any] | None:
+    """Metrics since the kernel started (the data of ``%spark metrics --json``)."""
+    ext = current()
+    return ext.metrics.summary() if ext is not None else None
+
+
 def status_json() -> str:
     """The session's state as JSON, for the lab extension's status bar."""
     ext = current()

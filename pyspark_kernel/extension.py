@@ -24,6 +24,7 @@ from . import errors
 from .capture import CellCapture, JvmOutputRouter
 from .config import SparkSettings
 from .iopub import Publisher
+from .metrics import Metrics
 from .mimetypes import RECORD_METADATA_KEY
 from .progress import CellProgress
 from .results import catalog, detect
@@ -85,6 +86,7 @@ class SparkExtension:
         self.session = SessionManager(self.settings, output_sink=self.router)
         self.output_dir = self._make_output_dir()
         self.records: list[ExecutionRecord] = []
+        self.metrics = Metrics()
         self.last_trace: str | None = None
         self.pending_conf: dict[str, str] = {}
         self.cell: _Cell | None = None
@@ -278,6 +280,7 @@ class SparkExtension:
             record.truncated_output = cell.capture.dropped
             record.duration_ms = int((time.monotonic() - cell.started) * 1000)
             self.records = [*self.records[-(_KEEP_RECORDS - 1) :], record]
+            self.metrics.add(record)
 
     def _await_cancelled(self, tag: str, limit: float = 5.0, watch: float = 30.0) -> None:
         """Let the cell end only once its jobs have left Spark (bounded), then keep watching.

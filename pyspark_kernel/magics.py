@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
+from . import transform
 from .config import LOG_LEVELS, SettingsError, parse_assignment
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ _SPARK_HELP = """%spark                      status: state, master, app id, Spar
 %spark count on|off         exact row counts under previews (runs count())
 %spark rows N               rows shown in previews
 %spark timeout SECONDS      per-cell time limit, 0 for none
-%spark packages kafka       add Spark's Kafka connector (then %spark restart)"""
+%spark packages kafka       add Spark's Kafka connector (then %spark restart)
+%spark metrics [--json]     cells run and failed, cell times, Spark jobs, rows previewed"""
 
 _KERNEL_FIELDS = {
     "master",
@@ -149,9 +151,7 @@ class SparkMagics(Magics):
         print(f"will add {', '.join(args)} at %spark restart")
 
     def _spark_metrics(self, args: list[str]) -> None:
-        from .metrics import summarize
-
-        data = summarize(self.ext.records)
+        data = self.ext.metrics.summary()
         print(json.dumps(data, indent=2) if "--json" in args else _metrics_text(data))
 
     def _toggle(self, field: str, args: list[str]) -> None:
@@ -199,6 +199,54 @@ class SparkMagics(Magics):
             max_rows=opts.rows,
             variable_name=opts.output,
         )
+
+    @cell_magic
+    def transform(self, line: str, cell: str) -> None:
+        """Run ``def transform(<tables>)`` on Spark tables and show its DataFrame.
+
+        ``--save-view NAME``, ``--save-parquet``, ``--save-csv`` (in ``OUTPUT_DIR``),
+        ``--name VAR`` (default ``transform_result``) keeps the result.
+        """
+        parser = argparse.ArgumentParser(prog="%%transform", add_help=False, exit_on_error=False)
+        parser.add_argument("--save-view", dest="view")
+        parser.add_argument("--save-parquet", action="store_true")
+        parser.add_argument("--save-csv", action="store_true")
+        parser.add_argument("--name", default="transform_result")
+        try:
+            opts = parser.parse_args(shlex.split(line))
+        except (argparse.ArgumentError, SystemExit) as exc:
+            raise UsageError(
+                f"usage: %%transform [--save-view NAME] [--save-parquet] [--save-csv] "
+                f"[--name VAR]: {exc}"
+            ) from None
+        namespace = self.ext.shell.user_ns
+        spark = self.ext.bind_session(wait=True)
+        if spark is None:
+            spark = namespace["spark"]  # raises the reason the session is unavailable
+        namespace.pop("transform", None)
+        filename = self.ext.shell.compile.cache(cell)
+        exec(compile(cell, filename, "exec"), namespace)
+        func = transform.find_transform(namespace)
+        df = transform.as_result(func(**transform.bind_arguments(func, spark, namespace)), spark)
+        saved: list[object] = []
+        out = self.ext.output_dir.path
+        if opts.save_parquet:
+            saved.append(transform.save(df, out, "transform.parquet", "parquet"))
+        if opts.save_csv:
+            saved.append(transform.save(df, out, "transform.csv", "csv"))
+        if opts.view:
+            df.createOrReplaceTempView(opts.view)
+            saved.append(f"view {opts.view}")
+        namespace[opts.name] = df
+        state = self.ext.cell
+        if state is not None:
+            state.shown_expression = True
+            state.record.result_source = "transform"
+        self.ext.show_frame(
+            df, "transform", record=state.record if state else None, variable_name=opts.name
+        )
+        if saved:
+            print("saved: " + ", ".join(str(s) for s in saved))
 
     @line_magic
     def record(self, line: str) -> Any:

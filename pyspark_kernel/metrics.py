@@ -3,24 +3,51 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from .results.record import ExecutionRecord
 
 
-def summarize(records: Sequence[ExecutionRecord]) -> dict[str, Any]:
-    """Counts, success rate and cell-time statistics over `records`."""
-    times = sorted(r.duration_ms for r in records)
-    failed = sum(1 for r in records if r.status != "success")
-    return {
-        "cells_run": len(records),
-        "cells_failed": failed,
-        "success_rate": round((len(records) - failed) / len(records), 4) if records else None,
-        "total_ms": sum(times),
-        "median_ms": statistics.median(times) if times else None,
-        "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))] if times else None,
-        "spark_jobs": sum(len(r.spark_job_ids) for r in records),
-        "cells_interrupted": sum(1 for r in records if r.status == "interrupted"),
-        "rows_previewed": sum(len(r.result_data or []) for r in records),
-    }
+@dataclass
+class Metrics:
+    """Running totals over every cell since the kernel started (records are not kept)."""
+
+    cells_run: int = 0
+    cells_failed: int = 0
+    cells_interrupted: int = 0
+    spark_jobs: int = 0
+    spark_jobs_cancelled: int = 0
+    rows_previewed: int = 0
+    durations_ms: list[int] = field(default_factory=list)
+
+    def add(self, record: ExecutionRecord) -> None:
+        self.cells_run += 1
+        self.durations_ms.append(record.duration_ms)
+        self.spark_jobs += len(record.spark_job_ids)
+        self.rows_previewed += len(record.result_data or [])
+        if record.status != "success":
+            self.cells_failed += 1
+        if record.status == "interrupted" or record.error_name == "CellTimeout":
+            self.cells_interrupted += 1
+            self.spark_jobs_cancelled += len(record.spark_job_ids)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts, success rate and cell-time statistics."""
+        times = sorted(self.durations_ms)
+        return {
+            "cells_run": self.cells_run,
+            "cells_failed": self.cells_failed,
+            "cells_interrupted": self.cells_interrupted,
+            "success_rate": (
+                round((self.cells_run - self.cells_failed) / self.cells_run, 4)
+                if self.cells_run
+                else None
+            ),
+            "total_ms": sum(times),
+            "median_ms": statistics.median(times) if times else None,
+            "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))] if times else None,
+            "spark_jobs": self.spark_jobs,
+            "spark_jobs_cancelled": self.spark_jobs_cancelled,
+            "rows_previewed": self.rows_previewed,
+        }
