@@ -38,6 +38,7 @@ _ENV_FIELDS: dict[str, str] = {
     "PYSPARK_KERNEL_OUTPUT_DIR": "output_dir",
     "PYSPARK_KERNEL_MAX_ROWS": "max_rows",
     "PYSPARK_KERNEL_MAX_CHARS": "max_chars",
+    "PYSPARK_KERNEL_MAX_BYTES": "max_bytes",
     "PYSPARK_KERNEL_LOG_LEVEL": "log_level",
     "PYSPARK_KERNEL_DETECT": "detect",
     "PYSPARK_KERNEL_EXACT_COUNT": "exact_count",
@@ -87,6 +88,9 @@ class SparkSettings(Configurable):
     ).tag(config=True)
     max_rows = Int(100, help="Rows shown in a result preview.").tag(config=True)
     max_chars = Int(500, help="Characters of a string value shown in a preview.").tag(config=True)
+    max_bytes = Int(
+        2_000_000, help="Bytes of JSON rows in one preview; later rows are left out."
+    ).tag(config=True)
     log_level = Unicode("WARN", help="Lowest JVM driver log level shown in cells.").tag(config=True)
     detect = Bool(True, help="Detect and show each cell's result.").tag(config=True)
     exact_count = Bool(False, help="Add an exact row count to previews (runs count()).").tag(
@@ -98,7 +102,7 @@ class SparkSettings(Configurable):
     ).tag(config=True)
     start_timeout = Float(180.0, help="Seconds to wait for the session to start.").tag(config=True)
 
-    @validate("max_rows", "max_chars")
+    @validate("max_rows", "max_chars", "max_bytes")
     def _positive(self, proposal: Any) -> int:
         if proposal.value < 1:
             raise SettingsError(f"{proposal.trait.name} must be at least 1, got {proposal.value}")

@@ -387,7 +387,8 @@ class SparkExtension:
     ) -> dict[str, Any]:
         """The table payload of `df`, previewed within the settings' bounds."""
         rows = max_rows or self.settings.max_rows
-        shown = preview(df, rows, self.settings.max_chars, self.settings.exact_count)
+        s = self.settings
+        shown = preview(df, rows, s.max_chars, s.exact_count, s.max_bytes)
         return table_payload(shown, rows, source, **names)
 
     def show_frame(

@@ -78,6 +78,7 @@ class SparkMagics(Magics):
             f"version:    {info.version or '-'}",
             f"output dir: {self.ext.output_dir.path}",
             f"preview:    {s.max_rows} rows, {s.max_chars} chars per value, "
+            f"{s.max_bytes:,} bytes, "
             f"exact count {on[s.exact_count]}, detection {on[s.detect]}",
             f"limits:     timeout {f'{s.timeout:g} s' if s.timeout else 'off'}, "
             f"maxResultSize {s.spark_conf().get('spark.driver.maxResultSize')}",

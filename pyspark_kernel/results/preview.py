@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import json
 import math
 import zoneinfo
 from dataclasses import dataclass, field
@@ -56,8 +57,12 @@ def columns_of(schema: T.StructType) -> list[dict[str, Any]]:
     ]
 
 
-def preview(df: Any, max_rows: int, max_chars: int, exact_count: bool = False) -> Preview:
-    """Fetch at most ``max_rows + 1`` rows of `df` and make them JSON-safe."""
+def preview(
+    df: Any, max_rows: int, max_chars: int, exact_count: bool = False, max_bytes: int = 2_000_000
+) -> Preview:
+    """Fetch at most ``max_rows + 1`` rows of `df` and make them JSON-safe.
+
+    Rows past `max_bytes` of JSON are left out (the preview is then marked truncated)."""
     df = as_spark_frame(df)
     schema = df.schema
     result = Preview(columns=columns_of(schema))
@@ -73,6 +78,7 @@ def preview(df: Any, max_rows: int, max_chars: int, exact_count: bool = False) -
         raw_rows = [list(row) for row in limited.collect()]
     result.truncated = len(raw_rows) > max_rows
     types = [f.dataType for f in schema.fields]
+    size = 0
     for r, raw in enumerate(raw_rows[:max_rows]):
         row = []
         for c, (value, dtype) in enumerate(zip(raw, types, strict=True)):
@@ -80,6 +86,11 @@ def preview(df: Any, max_rows: int, max_chars: int, exact_count: bool = False) -
             row.append(safe)
             if was_cut:
                 result.cut.append([r, c])
+        size += len(json.dumps(row, ensure_ascii=False))
+        if size > max_bytes and result.rows:
+            result.truncated = True
+            result.cut = [pos for pos in result.cut if pos[0] < r]
+            break
         result.rows.append(row)
     if exact_count:
         result.row_count = df.count()

@@ -54,7 +54,8 @@ def test_install_writes_a_listed_kernelspec_with_logos_and_settings(tmp_path, co
     assert spec["spec"]["display_name"] == "PySpark (test)"
     assert spec["spec"]["interrupt_mode"] == "signal"
     argv = spec["spec"]["argv"]
-    assert argv[:3] == [sys.executable, "-m", "pyspark_kernel.launcher"]
+    assert os.path.realpath(argv[0]) == os.path.realpath(sys.executable)
+    assert argv[1:3] == ["-m", "pyspark_kernel.launcher"]
     assert "--SparkSettings.master=local[2]" in argv
     assert argv[argv.index("--SparkSettings.conf") + 1] == "spark.sql.shuffle.partitions=4"
     folder = spec["resource_dir"]

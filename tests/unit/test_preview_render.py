@@ -144,6 +144,13 @@ def test_preview_of_ten_million_string_rows_is_bounded(spark):
     assert shown.rows[0][1:] == ["0", "x" * 40]
 
 
+def test_preview_stays_under_the_byte_cap(spark):
+    df = spark.range(100).selectExpr("id", "repeat('y', 400) as wide")
+    shown = preview(df, max_rows=100, max_chars=1000, max_bytes=5_000)
+    assert 0 < len(shown.rows) < 100 and shown.truncated is True
+    assert len(json.dumps(shown.rows)) <= 5_000
+
+
 def test_exact_count_when_asked(spark):
     shown = preview(spark.range(250), max_rows=100, max_chars=100, exact_count=True)
     assert (len(shown.rows), shown.truncated, shown.row_count) == (100, True, 250)
