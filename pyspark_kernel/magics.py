@@ -13,7 +13,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from . import transform
-from .config import LOG_LEVELS, SettingsError, parse_assignment
+from .config import LOG_LEVELS, SettingsError, SparkSettings, parse_assignment
 
 if TYPE_CHECKING:
     from .extension import SparkExtension
@@ -30,19 +30,8 @@ _SPARK_HELP = """%spark                      status: state, master, app id, Spar
 %spark packages kafka       add Spark's Kafka connector (then %spark restart)
 %spark metrics [--json]     cells run and failed, cell times, Spark jobs, rows previewed"""
 
-_KERNEL_FIELDS = {
-    "master",
-    "remote",
-    "app_name",
-    "max_rows",
-    "max_chars",
-    "output_dir",
-    "detect",
-    "exact_count",
-    "timeout",
-    "packages",
-    "log_level",
-}
+# Kernel settings `%spark config` may change; any other key is a Spark setting.
+_KERNEL_FIELDS = set(SparkSettings.class_trait_names(config=True)) - {"conf"}
 
 
 @magics_class
