@@ -40,12 +40,31 @@ def spark_error_types() -> tuple[type[BaseException], ...]:
 
 
 def headline(exc: BaseException) -> str:
-    """The error's message without the JVM stack trace or the logical plan dump."""
-    text = str(exc).strip()
+    """The error's message without the JVM stack trace or the logical plan dump.
+
+    For a raw Java exception (Py4J), the message of its root cause is added: the top one
+    is often a wrapper ("Exception thrown in awaitResult")."""
+    root = _java_root_cause(exc)
+    text = str(exc).strip() if root is None else root
     for marker in ("\n\nJVM stacktrace:", "\nJVM stacktrace:", ";\n'", "\n== "):
         text = text.split(marker)[0]
     lines = [line for line in text.splitlines() if line.strip()]
     return " ".join(lines[:3]) if lines else type(exc).__name__
+
+
+def _java_root_cause(exc: BaseException) -> str | None:
+    java = getattr(exc, "java_exception", None)
+    if java is None:
+        return None
+    try:
+        top = java.toString().splitlines()[0]
+        cause = java
+        while cause.getCause() is not None:
+            cause = cause.getCause()
+        root = cause.toString().splitlines()[0]
+    except Exception:  # the JVM may be gone
+        return None
+    return top if root == top else f"{top} (caused by {root})"
 
 
 def user_frames(tb: types.TracebackType | None) -> types.TracebackType | None:

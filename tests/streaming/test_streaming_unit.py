@@ -1,4 +1,4 @@
-"""The pure parts of streaming.py: payloads against the fixtures, Kafka lag, error lines,
+"""The pure parts of pyspark_kernel.streaming: payloads against the fixtures, Kafka lag, error lines,
 update coalescing, console-sink routing, cell origins of threads."""
 
 import itertools

@@ -1,0 +1,344 @@
+"""`StreamingSupport`: live query displays, cell attribution and ``%streams`` for one
+`SparkExtension`, wired from the parts of this package."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import sys
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql.streaming.listener import (
+    QueryIdleEvent,
+    QueryProgressEvent,
+    QueryStartedEvent,
+    QueryTerminatedEvent,
+)
+
+from ..iopub import Publisher
+from ..mimetypes import STREAM
+from .console import ConsoleSinkRouter
+from .display import MIN_INTERVAL, DisplayScheduler, _Update
+from .listener import KernelStreamListener
+from .magics import StreamsMagics
+from .origins import CellOrigins, WriterInfo, install_writer_hooks, same_path
+from .payload import QueryView, query_label, stream_payload, stream_text
+from .stopping import stop_queries
+
+if TYPE_CHECKING:
+    from ..extension import SparkExtension
+
+log = logging.getLogger(__name__)
+
+KEEP_FINISHED = 20  # finished queries remembered for %streams progress
+ORIGIN_TAG_PREFIX = "pyspark-kernel-stream-"
+
+
+@dataclass(frozen=True)
+class _Origin:
+    parent: dict[str, Any]
+    info: WriterInfo
+
+
+class StreamingSupport:
+    """Live query displays, cell attribution and ``%streams`` for one `SparkExtension`."""
+
+    def __init__(self, extension: SparkExtension) -> None:
+        self.ext = extension
+        self.publisher: Publisher = extension.publisher
+        self.origins = CellOrigins(extension.shell, extension.publisher)
+        self.scheduler = DisplayScheduler(self._send)
+        self.console: ConsoleSinkRouter | None = None
+        self._streams: dict[str, Any] = {}
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._views: dict[str, QueryView] = {}
+        self._finished: OrderedDict[str, QueryView] = OrderedDict()
+        self._expected: dict[str, _Origin] = {}
+        self._listener: KernelStreamListener | None = None
+        self._generation = -1
+        self._undo_hooks: Callable[[], None] | None = None
+
+    # -- wiring ----------------------------------------------------------------------------
+    def register(self) -> None:
+        """Hook into the shell, the stream writer and the JVM output; add ``%streams``."""
+        shell = self.ext.shell
+        self._streams = {"stdout": sys.stdout, "stderr": sys.stderr}
+        shell.events.register("pre_run_cell", self._pre_run_cell)
+        shell.events.register("post_run_cell", self._post_run_cell)
+        shell.register_magics(StreamsMagics(shell, support=self))
+        self._undo_hooks = install_writer_hooks(self)
+        self.console = ConsoleSinkRouter(
+            self.ext.session.output_sink, self.console_parent, self.write
+        )
+        self.ext.session.output_sink = self.console
+
+    def close(self, timeout: float = 1.0) -> None:
+        """End every display (stopped queries' final updates), undo the hooks."""
+        self.wait_final(None, timeout)
+        with self._lock:
+            left = list(self._views.values())
+        for view in left:
+            self._end(view, None, message="Stopped (the kernel shut down)")
+        self.scheduler.close(timeout)
+        if self._undo_hooks is not None:
+            self._undo_hooks()
+            self._undo_hooks = None
+        if self.console is not None and self.ext.session.output_sink is self.console:
+            self.ext.session.output_sink = self.console.inner
+        for event, hook in (
+            ("pre_run_cell", self._pre_run_cell),
+            ("post_run_cell", self._post_run_cell),
+        ):
+            with contextlib.suppress(ValueError):
+                self.ext.shell.events.unregister(event, hook)
+
+    def _pre_run_cell(self, info: Any) -> None:
+        self.origins.begin_cell(self.publisher.current_parent())
+        self.ensure_listener()
+
+    def _post_run_cell(self, result: Any) -> None:
+        self.origins.end_cell()
+
+    def ensure_listener(self) -> None:
+        """Register the listener with the current session (again after a rebuild)."""
+        session = self.ext.session
+        if not session.ready or session.is_remote or session.generation == self._generation:
+            return
+        with self._lock:
+            if session.generation == self._generation:
+                return
+            for view in list(self._views.values()):
+                self._end(view, "the Spark session ended while the query was running")
+            listener = KernelStreamListener(self)
+            try:
+                session.spark.streams.addListener(listener)
+            except Exception as exc:
+                log.warning("could not register the streaming listener: %s", exc)
+                return
+            self._listener, self._generation = listener, session.generation
+
+    # -- starting ------------------------------------------------------------------------------
+    def start_query(self, writer: Any, info: WriterInfo, start: Callable[[], Any]) -> Any:
+        """Start a query (`start` calls the original ``start``/``toTable``) for the calling
+        cell: stop the query it replaces, tag the start so the listener finds the cell."""
+        spark = writer._spark
+        sc = spark.sparkContext
+        self.ensure_listener()
+        parent = self.origins.parent()
+        self._stop_replaced(spark, info, parent)
+        tag = f"{ORIGIN_TAG_PREFIX}{uuid.uuid4().hex[:12]}"
+        hidden = self._hide_cell_tag(sc)
+        with self._lock:
+            self._expected[tag] = _Origin(parent, info)
+        sc.addJobTag(tag)
+        try:
+            query = start()
+        finally:
+            with self._lock:
+                self._expected.pop(tag, None)
+            sc.removeJobTag(tag)
+            for cell_tag in hidden:
+                sc.addJobTag(cell_tag)
+        self._attach(query)
+        return query
+
+    def _stop_replaced(self, spark: Any, info: WriterInfo, parent: dict[str, Any]) -> None:
+        """Stop the active query that has the name or checkpoint of the one to start."""
+        for query in list(spark.streams.active):
+            reason = self._conflict(query, info)
+            if reason is None:
+                continue
+            run_id = str(query.runId)
+            self.write(
+                parent,
+                "stdout",
+                f"pyspark-kernel: stopping streaming query {query_label(query.name, query.id)}, "
+                f"which has the same {reason}\n",
+            )
+            stop_queries([query], timeout=10.0)
+            self.wait_final([run_id], 2.0)
+
+    def _conflict(self, query: Any, info: WriterInfo) -> str | None:
+        if info.name is not None and query.name == info.name:
+            return "name"
+        with self._lock:
+            view = self._views.get(str(query.runId))
+        if view is not None and same_path(view.checkpoint, info.checkpoint):
+            return "checkpoint location"
+        return None
+
+    def _hide_cell_tag(self, sc: Any) -> list[str]:
+        """Take the running cell's job tag off this thread (the query would inherit it)."""
+        cell = self.ext.cell
+        tag = getattr(cell, "tag", None)
+        if not tag or tag not in set(sc.getJobTags()):
+            return []
+        sc.removeJobTag(tag)
+        return [tag]
+
+    def _attach(self, query: Any) -> None:
+        with self._lock:
+            view = self._views.get(str(query.runId))
+            if view is not None:
+                view.query = query
+
+    def wrap_batch_function(self, func: Callable[[Any, int], None]) -> Callable[[Any, int], None]:
+        """`func` run as part of the calling cell: its output goes there."""
+        parent = self.origins.parent()
+        origins = self.origins
+
+        @functools.wraps(func)
+        def in_starting_cell(batch: Any, batch_id: int) -> None:
+            with origins.running(parent):
+                func(batch, batch_id)
+
+        return in_starting_cell
+
+    # -- listener events -------------------------------------------------------------------
+    def on_started(self, event: QueryStartedEvent) -> None:
+        with self._lock:
+            origin = next((self._expected[t] for t in event.jobTags if t in self._expected), None)
+        parent = origin.parent if origin else self.publisher.current_parent()
+        info = origin.info if origin else WriterInfo()
+        view = QueryView(
+            id=str(event.id),
+            run_id=str(event.runId),
+            name=event.name,
+            parent=parent,
+            display_id=Publisher.new_display_id(),
+            console=info.is_console,
+            checkpoint=info.checkpoint,
+        )
+        with self._lock:
+            self._views[view.run_id] = view
+        # start() waits for this: the display is on its way before the cell goes on.
+        self._publish(view).wait(1.0)
+
+    def on_progress(self, event: QueryProgressEvent) -> None:
+        progress = json.loads(event.progress.json)
+        with self._lock:
+            view = self._views.get(str(progress.get("runId")))
+        if view is None:
+            return
+        view.add_progress(progress, self._status_message(view))
+        self._publish(view)
+
+    def on_idle(self, event: QueryIdleEvent) -> None:
+        with self._lock:
+            view = self._views.get(str(event.runId))
+        if view is not None:
+            view.message = self._status_message(view) or "Waiting for data to arrive"
+            self._publish(view)
+
+    def on_terminated(self, event: QueryTerminatedEvent) -> None:
+        with self._lock:
+            view = self._views.get(str(event.runId))
+        if view is not None:
+            self._end(view, event.exception, event.errorClassOnException)
+
+    def _status_message(self, view: QueryView) -> str | None:
+        """Spark's status message, asked for at most every `MIN_INTERVAL` seconds."""
+        now = time.monotonic()
+        if now - view.status_at < MIN_INTERVAL:
+            return None
+        view.status_at = now
+        try:
+            query = view.query or self.ext.session.spark.streams.get(view.id)
+            return str(query.status["message"]) if query is not None else None
+        except Exception:
+            return None
+
+    def _end(
+        self,
+        view: QueryView,
+        exception: str | None,
+        error_class: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Final update of `view`; a failure is also one line on the starting cell's stderr."""
+        with self._lock:
+            if self._views.pop(view.run_id, None) is None:
+                return
+            view.finish(exception, error_class)
+            if message:
+                view.message = message
+            self._finished[view.run_id] = view
+            while len(self._finished) > KEEP_FINISHED:
+                self._finished.popitem(last=False)
+        view.final_sent = self._publish(view, final=True)
+        if view.state == "failed":
+            self.write(
+                view.parent,
+                "stderr",
+                f"pyspark-kernel: streaming query {view.label} failed: {view.error}\n",
+            )
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_final(self, run_ids: Iterable[str] | None, timeout: float) -> None:
+        """Wait until the given runs (all if None) have ended and their final update is sent."""
+        deadline = time.monotonic() + timeout
+        wanted = None if run_ids is None else set(run_ids)
+        with self._changed:
+            while True:
+                left = set(self._views) if wanted is None else wanted & set(self._views)
+                remaining = deadline - time.monotonic()
+                if not left or remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            views = [v for k, v in self._finished.items() if wanted is None or k in wanted]
+        for view in views:
+            if view.final_sent is not None:
+                view.final_sent.wait(max(0.0, deadline - time.monotonic()))
+
+    # -- output ----------------------------------------------------------------------------------
+    def _publish(self, view: QueryView, final: bool = False) -> threading.Event:
+        payload = stream_payload(view)
+        data = {STREAM: payload, "text/plain": stream_text(payload)}
+        return self.scheduler.submit(_Update(view.display_id, view.parent, data, final))
+
+    def _send(self, update: _Update, first: bool) -> None:
+        self.publisher.display(
+            update.data, display_id=update.display_id, parent=update.parent, update=not first
+        )
+
+    def write(self, parent: dict[str, Any], name: str, text: str) -> None:
+        """Write `text` to the stdout/stderr of the cell with `parent`, from any thread."""
+        stream = self._streams.get(name) or getattr(sys, name)
+        set_parent = getattr(stream, "set_thread_parent", None)
+        if set_parent is None:
+            stream.write(text)
+            return
+        token = set_parent(parent)
+        try:
+            stream.write(text)
+        finally:
+            stream.reset_thread_parent(token)
+
+    def console_parent(self) -> dict[str, Any] | None:
+        """The cell of the active console-sink queries, if they all have the same one."""
+        with self._lock:
+            parents = {
+                json.dumps(v.parent, sort_keys=True, default=str): v.parent
+                for v in self._views.values()
+                if v.console
+            }
+        return next(iter(parents.values())) if len(parents) == 1 else None
+
+    # -- for %streams ------------------------------------------------------------------------
+    def view_of(self, run_id: str) -> QueryView | None:
+        with self._lock:
+            return self._views.get(run_id) or self._finished.get(run_id)
+
+    def finished_views(self) -> list[QueryView]:
+        with self._lock:
+            return list(reversed(self._finished.values()))
