@@ -26,7 +26,7 @@ from .config import SparkSettings
 from .iopub import Publisher
 from .metrics import Metrics
 from .mimetypes import RECORD_METADATA_KEY
-from .progress import CellProgress
+from .progress import CellProgress, JobTracker
 from .results import catalog, detect
 from .results.output_dir import OutputDir, OutputDirError
 from .results.preview import is_dataframe, preview
@@ -91,6 +91,9 @@ class SparkExtension:
         self.pending_conf: dict[str, str] = {}
         self.cell: _Cell | None = None
         self._bound_generation = -1
+        # JVM handles of the current session, fetched once (not in every cell)
+        self._handles: tuple[int, JobTracker | None, catalog.ViewCatalog] | None = None
+        self._thread_ready = False  # setInterruptOnCancel done on the main thread's JVM thread
         self.streaming: Any = None  # streaming.StreamingSupport, set by register()
 
     # -- wiring ----------------------------------------------------------------------------
@@ -190,20 +193,33 @@ class SparkExtension:
             if self.session.is_remote:
                 spark.addTag(cell.tag)
             else:
+                jobs = self._spark_handles(spark)[1]
+                assert jobs is not None
                 spark.sparkContext.addJobTag(cell.tag)
-                spark.sparkContext.setInterruptOnCancel(True)
+                if not self._thread_ready:
+                    spark.sparkContext.setInterruptOnCancel(True)
+                    self._thread_ready = True
                 cell.progress = CellProgress(
-                    spark,
+                    jobs,
                     cell.tag,
                     self.publisher,
                     self.publisher.current_parent(),
                     show_after=self.settings.progress_after,
                 )
             if self.settings.detect:
-                cell.views = catalog.temp_views(spark, cell.code)
+                cell.views = self._spark_handles(spark)[2].temp_views(cell.code)
         except Exception as exc:  # the JVM may have died just now
             log.warning("could not prepare Spark for the cell: %s", exc)
             self.session.check_alive()
+
+    def _spark_handles(self, spark: Any) -> tuple[int, JobTracker | None, catalog.ViewCatalog]:
+        """Handles on the session's status tracker and catalog, rebuilt with the session."""
+        generation = self.session.generation
+        if self._handles is None or self._handles[0] != generation:
+            jobs = None if self.session.is_remote else JobTracker(spark.sparkContext)
+            self._handles = (generation, jobs, catalog.ViewCatalog(spark))
+            self._thread_ready = False
+        return self._handles
 
     def _arm_interrupt(self, cell: _Cell) -> None:
         if threading.current_thread() is threading.main_thread():
@@ -265,6 +281,8 @@ class SparkExtension:
         if cell.progress is not None:
             state = {"success": "done", "interrupted": "cancelled"}.get(record.status, "failed")
             record.spark_job_ids = cell.progress.finish(state) if alive else cell.progress.job_ids
+        if cell.interrupted:
+            self._thread_ready = False  # py4j replaced the main thread's connection
         if cell.tag and alive:
             if record.status == "interrupted" or cell.timed_out:
                 self._await_cancelled(cell.tag)
@@ -342,7 +360,7 @@ class SparkExtension:
         views: list[str] = []
         try:
             if cell.tag is not None:  # views were listed before the cell ran
-                after_views = catalog.temp_views(spark, cell.code)
+                after_views = self._spark_handles(spark)[2].temp_views(cell.code)
                 views = detect.changed_views(cell.views, after_views, cell.code)
         except Exception as exc:
             record.result_source, record.result_error = "read_error", errors.headline(exc)

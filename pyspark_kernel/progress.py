@@ -16,21 +16,33 @@ from .mimetypes import PROGRESS
 MIN_INTERVAL = 0.25  # seconds between updates: at most 4 per second
 
 
+class JobTracker:
+    """The status-tracker handles of one SparkContext, fetched once per session."""
+
+    def __init__(self, sc: Any) -> None:
+        self.jtracker = sc._jsc.sc().statusTracker()
+        self.tracker = sc.statusTracker()
+        self.ui_url: str | None = sc.uiWebUrl
+
+    def job_ids(self, tag: str) -> list[int]:
+        """Ids of the jobs (running or done) that carry `tag`."""
+        return sorted(int(i) for i in self.jtracker.getJobIdsForTag(tag))
+
+
 class CellProgress:
     """Polls the jobs of one cell's tag in a thread and publishes their progress."""
 
     def __init__(
         self,
-        spark: Any,
+        jobs: JobTracker,
         tag: str,
         publisher: Publisher,
         parent: dict[str, Any],
         show_after: float = 1.0,
     ) -> None:
-        self._sc = spark.sparkContext
-        self._jtracker = self._sc._jsc.sc().statusTracker()
-        self._tracker = self._sc.statusTracker()
-        self._ui_url = self._sc.uiWebUrl
+        self._jobs = jobs
+        self._tracker = jobs.tracker
+        self._ui_url = jobs.ui_url
         self.tag = tag
         self._publisher = publisher
         self._parent = parent
@@ -75,7 +87,7 @@ class CellProgress:
                 self._publish(payload)
 
     def _snapshot(self, state: str) -> dict[str, Any]:
-        ids = sorted(int(i) for i in self._jtracker.getJobIdsForTag(self.tag))
+        ids = self._jobs.job_ids(self.tag)
         self.job_ids = ids
         jobs = [job for job in (self._job(i) for i in ids) if job is not None]
         stages = [s for job in jobs for s in job["stages"]]

@@ -12,29 +12,42 @@ import re
 from typing import Any
 
 
+class ViewCatalog:
+    """Lists the temporary views of one session; JVM handles are fetched once."""
+
+    def __init__(self, spark: Any) -> None:
+        self._spark = spark
+        self._classic = hasattr(spark, "_jsparkSession")
+        if self._classic:
+            self._jvm = spark._jvm
+            self._catalog = spark._jsparkSession.sessionState().catalog()
+            self._manager = self._catalog.globalTempViewManager()
+            self._prefix = spark.conf.get("spark.sql.globalTempDatabase", "global_temp")
+
+    def temp_views(self, code: str) -> dict[str, str]:
+        """Session and global temporary views, qualified (``global_temp.name``)."""
+        if not self._classic:
+            rows = self._spark.sql("SHOW VIEWS IN global_temp").collect()
+            return {
+                (f"{r.namespace}.{r.viewName}" if r.namespace else r.viewName): "" for r in rows
+            }
+        catalog, manager, jvm = self._catalog, self._manager, self._jvm
+        local = [_unquote(n) for n in _split(catalog.listLocalTempViews("*").mkString("\x01"))]
+        global_ = _split(manager.listViewNames("*").mkString("\x01"))
+        words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code.lower()))
+        views: dict[str, str] = {}
+        for name in local:
+            named = name.lower() in words
+            views[name] = _identity(jvm, catalog.getRawTempView(name)) if named else ""
+        for name in global_:
+            mark = _identity(jvm, manager.get(name)) if name.lower() in words else ""
+            views[f"{self._prefix}.{name}"] = mark
+        return views
+
+
 def temp_views(spark: Any, code: str) -> dict[str, str]:
-    """Session and global temporary views, qualified (``global_temp.name`` for global ones)."""
-    if hasattr(spark, "_jsparkSession"):
-        return _classic_views(spark, code)
-    rows = spark.sql("SHOW VIEWS IN global_temp").collect()
-    return {(f"{r.namespace}.{r.viewName}" if r.namespace else r.viewName): "" for r in rows}
-
-
-def _classic_views(spark: Any, code: str) -> dict[str, str]:
-    jvm = spark._jvm
-    catalog = spark._jsparkSession.sessionState().catalog()
-    manager = catalog.globalTempViewManager()
-    prefix = spark.conf.get("spark.sql.globalTempDatabase", "global_temp")
-    local = [_unquote(n) for n in _split(catalog.listLocalTempViews("*").mkString("\x01"))]
-    global_ = _split(manager.listViewNames("*").mkString("\x01"))
-    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code.lower()))
-    views: dict[str, str] = {}
-    for name in local:
-        views[name] = _identity(jvm, catalog.getRawTempView(name)) if name.lower() in words else ""
-    for name in global_:
-        mark = _identity(jvm, manager.get(name)) if name.lower() in words else ""
-        views[f"{prefix}.{name}"] = mark
-    return views
+    """Session and global temporary views of `spark` (fetching the handles each time)."""
+    return ViewCatalog(spark).temp_views(code)
 
 
 def _identity(jvm: Any, option: Any) -> str:
