@@ -1,0 +1,414 @@
+"""The Markdown summary (README.md) and the plot (preview_vs_rows.png) of a results file."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from .harness import PLAIN, PYSPARK
+from .preview import power
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def write_readme(results: dict[str, Any], path: Path) -> None:
+    env = results["environment"]
+    m, v = env["machine"], env["versions"]
+    mode = "quick (`--quick`)" if results["quick"] else "full"
+    lines = [
+        "# Benchmarks: `pyspark` kernel vs plain `python3` ipykernel",
+        "",
+        f"Measured on {env['date']} ({mode} run, {results['runtime_s']:.0f} s in all) on "
+        f"{m['cores_logical']} cores, {m['memory_gib']} GiB ({m.get('cpu') or 'unknown CPU'}); "
+        f"Python {v['python']}, {v['java']}, pyspark {v['pyspark']}, ipykernel {v['ipykernel']}, "
+        f"jupyter_client {v['jupyter_client']}. Code measured: commit "
+        f"{env.get('git', {}).get('commit', '?')[:10]}"
+        f"{' plus uncommitted changes' if env.get('git', {}).get('dirty') else ''} "
+        f"(pyspark_kernel sources sha256 {env.get('pyspark_kernel_code_sha256', '?')}). "
+        "Raw samples: [`results.json`](results.json).",
+        "",
+        "Rerun from the repository root (`--quick`: fewer repeats, the seed approach up to "
+        "10^7 rows; kernel logs go to `benchmarks/out/logs/`). Durations depend heavily on "
+        f"how busy the machine is: this run took {results['runtime_s']:.0f} s, see the load "
+        "table at the end.",
+        "",
+        "```",
+        "python -m benchmarks [--quick] [--out benchmarks/results.json]",
+        "```",
+        "",
+        "Both kernels run side by side in the same run, driven over the Jupyter protocol; the "
+        "plain kernel's first cell builds "
+        "`SparkSession.builder.master('local[*]').config('spark.ui.showConsoleProgress','false').getOrCreate()`. "
+        "Cell times run from the kernel's `busy` to its `idle` status for the cell, by the "
+        "timestamps in the kernel's message headers: the same for both kernels, and free of "
+        "this process's own scheduling delays on a busy machine (client-side round trips, "
+        "`execute_request` sent → `idle` received, are in results.json as `client_*`). Time to "
+        "first result is measured from the client. These are measurements, not tests: "
+        "nothing asserts a timing.",
+        "",
+    ]
+    lines += _overhead(results.get("per_cell_overhead"))
+    lines += _startup(results.get("time_to_first_result"))
+    lines += _preview(results.get("preview_vs_rows"))
+    lines += _interrupt(results.get("interrupt"))
+    loads = [
+        (name, results[key].get("machine_load", {}))
+        for key, name in (
+            ("time_to_first_result", "2"),
+            ("per_cell_overhead", "1"),
+            ("preview_vs_rows", "3"),
+            ("interrupt", "4"),
+        )
+        if key in results
+    ]
+    if loads:
+        lines += [
+            "## Machine load during the run",
+            "",
+            "The machine is shared; other work running at the same time slows both kernels "
+            "(ratios from interleaved runs suffer less than absolute times).",
+            "",
+            "| benchmark | seconds | load avg (1 min) before → after | system CPU busy |",
+            "|---|---:|---:|---:|",
+        ]
+        for name, load in sorted(loads):
+            lines.append(
+                f"| {name} | {load.get('seconds', '-')} | {load.get('load_avg_1m_before', '-')} → "
+                f"{load.get('load_avg_1m_after', '-')} | {load.get('system_cpu_percent', '-')}% |"
+            )
+        lines.append("")
+    if results.get("errors"):
+        lines += ["## Errors during the run", ""]
+        lines += [f"- {e}" for e in results["errors"]] + [""]
+    cleanup = results.get("cleanup", {})
+    lines += [
+        "## Cleanup",
+        "",
+        f"Kernels started: {cleanup.get('kernels_started', '-')}; processes left after the run: "
+        f"{cleanup.get('left_running', '-')}; Spark JVMs left: {cleanup.get('jvms_left', '-')}.",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def _overhead(r: dict[str, Any] | None) -> list[str]:
+    if not r:
+        return []
+    out = [
+        "## 1. Per-cell overhead",
+        "",
+        f"{r['repeats']} timed runs per kernel after {r['warmup']} warm-up runs, ABBA order. "
+        "Goal: ratio ≤ 1.10 on Spark cells, a few ms extra on trivial cells.",
+        "",
+        "| cell | pyspark median (ms) | pyspark p95 | plain median (ms) | plain p95 | ratio (median) | ratio (p95) | extra (ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in r["rows"]:
+        a, b = row["summary"][PYSPARK], row["summary"][PLAIN]
+        out.append(
+            f"| `{row['cell']}` | {_ms(a['median_ms'])} | {_ms(a['p95_ms'])} | {_ms(b['median_ms'])} "
+            f"| {_ms(b['p95_ms'])} | {_x(row['ratio_median'])} | {_x(row['ratio_p95'])} | "
+            f"{row['extra_median_ms']:+.1f} |"
+        )
+    plain_df = next((row["code"][PLAIN] for row in r["rows"] if "df =" in row["cell"]), None)
+    if plain_df:
+        out += ["", f"Plain-kernel equivalent of the last row: `{plain_df}`."]
+    hooks = r.get("pyspark_hooks", {}).get("cells", {})
+    if hooks:
+        parts = [
+            "pre_run_cell",
+            "post_run_cell",
+            "_prepare_spark",
+            "_detect",
+            "_untag",
+            "bind_session",
+        ]
+        out += [
+            "",
+            "Where the pyspark kernel's extra time goes: its hooks, timed inside the kernel "
+            "(median ms per cell, and in brackets the py4j commands sent to the JVM meanwhile; "
+            "`_prepare_spark` is part of `pre_run_cell`, `_detect` and `_untag` of `post_run_cell`).",
+            "",
+            "| cell | " + " | ".join(f"`{p}`" for p in parts) + " |",
+            "|---|" + "---:|" * len(parts),
+        ]
+        for cell, per in hooks.items():
+            cells = []
+            for p in parts:
+                part = per.get(p)
+                cells.append(
+                    "-"
+                    if not part
+                    else f"{_ms(part.get('median_ms'))} ({part.get('py4j_commands', 0):g})"
+                )
+            out.append(f"| `{cell}` | " + " | ".join(cells) + " |")
+    ablation = r.get("ablation")
+    if ablation:
+        out += [
+            "",
+            "What the extra time is made of: the same comparison with parts of the pyspark "
+            f"kernel switched off inside the running kernel ({ablation['repeats']} timed runs "
+            "each; see `ablation` in results.json). On a busy machine, differences smaller "
+            "than the spread between runs (see p95 above) are noise.",
+            "",
+            "| pyspark kernel variant | cell | pyspark median (ms) | plain median (ms) | ratio | extra (ms) |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for variant in ablation["variants"]:
+            for row in variant["rows"]:
+                a, b = row["summary"][PYSPARK], row["summary"][PLAIN]
+                out.append(
+                    f"| {variant['variant']} | `{row['cell']}` | {_ms(a['median_ms'])} | "
+                    f"{_ms(b['median_ms'])} | {_x(row['ratio_median'])} | {row['extra_median_ms']:+.1f} |"
+                )
+    return [*out, ""]
+
+
+def _startup(r: dict[str, Any] | None) -> list[str]:
+    if not r:
+        return []
+    out = [
+        "## 2. Time to first result",
+        "",
+        "Seconds from launching the kernel process (medians of "
+        f"{len(r['samples'][PYSPARK])} starts each). The plain kernel's first Spark cell also "
+        "builds the session; the pyspark kernel builds it in the background from the start.",
+        "",
+        "| kernel | ready (kernel_info) | first `pass` answered | first `spark.range(1).count()` answered | all starts: first count (s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in (PYSPARK, PLAIN):
+        s = r["summary"][name]
+        every = ", ".join(_s(x["first_count_s"]) for x in r["samples"][name])
+        out.append(
+            f"| {name} | {_s(s['ready_s']['median_ms'] / 1000)} | {_s(s['first_trivial_s']['median_ms'] / 1000)} "
+            f"| {_s(s['first_count_s']['median_ms'] / 1000)} | {every} |"
+        )
+    rt = r["ratio_pyspark_over_plain_median"]
+    out.append(
+        f"| ratio pyspark / plain | | {_x(rt['first_trivial_s'])} | {_x(rt['first_count_s'])} | |"
+    )
+    keys = [
+        "jvm_process_started",
+        "spark_context_started",
+        "first_job_submitted",
+        "first_job_completed",
+    ]
+    out += [
+        "",
+        "Where the time to the first count goes, for each kernel's start with the median first "
+        "count (seconds from launch): driver JVM process created (psutil), "
+        "`SparkContext.startTime`, first job submitted and completed (Spark UI REST API).",
+        "",
+        "| kernel | JVM process started | SparkContext started | first job submitted | first job completed | count answered |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in (PYSPARK, PLAIN):
+        rows = sorted(r["samples"][name], key=lambda x: x["first_count_s"])
+        median = rows[(len(rows) - 1) // 2]
+        marks = median.get("milestones_s", {})
+        cells = [_s(marks.get(k)) for k in keys] + [_s(median["first_count_s"])]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return [*out, ""]
+
+
+def _sec(summary: dict[str, Any] | None) -> float | None:
+    if not summary or summary.get("median_ms") is None:
+        return None
+    return summary["median_ms"] / 1000
+
+
+def _preview(r: dict[str, Any] | None) -> list[str]:
+    if not r:
+        return []
+    seed = {row["rows"]: row for row in r["seed_to_pandas"]}
+    out = [
+        "## 3. Result preview vs data size",
+        "",
+        f"`{r['frame']}`: the pyspark kernel binding `df = ...` (detection + `limit(101)` Arrow "
+        "preview) vs the seed's `df.toPandas()` of the whole frame (in the plain kernel). "
+        f"Median of {r.get('kernel_repeats', r['repeats'])} runs for the kernel (rounds over all N) "
+        f"and up to {r['repeats']} for the seed (one when a run takes 10 s or more); peak RSS "
+        "sampled every 50 ms with psutil.",
+        "",
+        "| rows | kernel preview (s) | kernel: kernel / JVM peak RSS (MB) | seed toPandas (s) | seed: kernel / JVM peak RSS (MB) | seed / kernel |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in r["kernel"]:
+        n = row["rows"]
+        s = seed.get(n)
+        if s is None:
+            seed_cells = "- | - | -"
+        elif "skipped" in s:
+            first = s["skipped"] == next(
+                (x["skipped"] for x in r["seed_to_pandas"] if "skipped" in x), None
+            ) and n == min(x["rows"] for x in r["seed_to_pandas"] if "skipped" in x)
+            seed_cells = f"{s['skipped'] if first else 'skipped'} | - | -"
+        elif s["status"] != "ok":
+            seed_cells = f"{s['status']}: {s.get('error')} | {_ms(s['kernel_peak_rss_mb'])} / {_ms(s['jvm_peak_rss_mb'])} | -"
+        else:
+            seed_cells = (
+                f"{_s(s['median_s'])} | {_ms(s['kernel_peak_rss_mb'])} / {_ms(s['jvm_peak_rss_mb'])} "
+                f"| {_x(s['median_s'] / row['median_s'])}"
+            )
+        out.append(
+            f"| {power(n)} | {_s(row['median_s'])} | {_ms(row['kernel_peak_rss_mb'])} / "
+            f"{_ms(row['jvm_peak_rss_mb'])} | {seed_cells} |"
+        )
+    flat = r["kernel_largest_over_smallest"]
+    out += [
+        "",
+        f"Kernel preview, largest / smallest median time: {_x(flat)} (goal ≤ 2: flat). "
+        f"Seed approach: {r.get('seed_stopped') or 'ran at every N'}.",
+        "",
+        "![preview time vs rows](preview_vs_rows.png)",
+    ]
+    return [*out, ""]
+
+
+def _interrupt(r: dict[str, Any] | None) -> list[str]:
+    if not r:
+        return []
+    out = [
+        "## 4. Interrupt",
+        "",
+        "`spark.range(10**12).selectExpr('sum(id % 7)').collect()`, interrupted 3 s after the "
+        "kernel went busy; the next cell asks `statusTracker().getActiveJobsIds()`.",
+        "",
+        "| kernel | interrupt → idle, median (s) | all samples (s) | interrupt → error output, median (s) | runs with the job still running | cleanup with `cancelAllJobs()` (s) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in (PYSPARK, PLAIN):
+        s = r["summary"][name]
+        samples = r["samples"][name]
+        cleanup = [
+            x["cleanup_cancel_all_jobs_s"] for x in samples if "cleanup_cancel_all_jobs_s" in x
+        ]
+        out.append(
+            f"| {name} | {_s(_sec(s['interrupt_to_idle']))} | "
+            + ", ".join(_s(x["interrupt_to_idle_s"]) for x in samples)
+            + f" | {_s(_sec(s.get('interrupt_to_error_output')))}"
+            + f" | {s['runs_with_job_still_running']} of {s['runs']} | "
+            f"{_s(max(cleanup)) if cleanup else 'not needed'} |"
+        )
+    minimal = r.get("plain_with_xmode_minimal")
+    if minimal:
+        out.append(
+            f"| {PLAIN} with `%xmode Minimal` | {_s(minimal['interrupt_to_idle_s'])} | | "
+            f"{_s(minimal.get('interrupt_to_error_output_s'))} | "
+            f"{'1' if minimal['job_still_running'] else '0'} of 1 | |"
+        )
+    hooks = r["summary"][PYSPARK].get("hooks", {})
+    if hooks:
+        out += [
+            "",
+            "Inside the pyspark kernel (medians): "
+            + ", ".join(f"`{part}` {_ms(v.get('median_ms'))} ms" for part, v in hooks.items())
+            + " (`_await_cancelled` runs in `post_run_cell` until the cell's jobs have left Spark).",
+        ]
+    return [*out, ""]
+
+
+def write_plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = results["preview_vs_rows"]
+    kernel = [row for row in r["kernel"] if row["status"] == "ok"]
+    seed = [row for row in r["seed_to_pandas"] if row.get("status") == "ok"]
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(12, 4.8))
+    ax_t.loglog(
+        [row["rows"] for row in kernel],
+        [row["median_s"] for row in kernel],
+        "o-",
+        color="tab:blue",
+        label="pyspark kernel: detection + limit(101) preview",
+    )
+    ax_t.loglog(
+        [row["rows"] for row in seed],
+        [row["median_s"] for row in seed],
+        "s-",
+        color="tab:red",
+        label="seed: df.toPandas() (plain kernel)",
+    )
+    ax_m.loglog(
+        [row["rows"] for row in kernel],
+        [row["kernel_peak_rss_mb"] for row in kernel],
+        "o-",
+        color="tab:blue",
+        label="pyspark kernel process",
+    )
+    ax_m.loglog(
+        [row["rows"] for row in kernel],
+        [row["jvm_peak_rss_mb"] for row in kernel],
+        "o--",
+        color="tab:blue",
+        alpha=0.6,
+        label="its JVM",
+    )
+    ax_m.loglog(
+        [row["rows"] for row in seed],
+        [row["kernel_peak_rss_mb"] for row in seed],
+        "s-",
+        color="tab:red",
+        label="plain kernel process (toPandas)",
+    )
+    ax_m.loglog(
+        [row["rows"] for row in seed],
+        [row["jvm_peak_rss_mb"] for row in seed],
+        "s--",
+        color="tab:red",
+        alpha=0.6,
+        label="its JVM",
+    )
+    if r.get("seed_stopped") and seed:
+        ax_t.plot([seed[-1]["rows"]], [seed[-1]["median_s"]], "x", color="tab:red", markersize=12)
+        reason = r["seed_stopped"].replace("skipped: ", "")
+        note = f"seed approach stopped after N={power(seed[-1]['rows'])}: {reason}"
+        ax_t.text(
+            0.97,
+            0.6,
+            textwrap.fill(note, 34),
+            transform=ax_t.transAxes,
+            fontsize=8,
+            color="tab:red",
+            ha="right",
+            va="center",
+        )
+    ax_t.set(
+        xlabel="rows (N)", ylabel="cell time, median (s)", title="Showing a result: time vs rows"
+    )
+    ax_m.set(xlabel="rows (N)", ylabel="peak RSS during the cell (MB)", title="Peak memory vs rows")
+    from matplotlib.ticker import FormatStrFormatter
+
+    for ax in (ax_t, ax_m):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    tops = [row["median_s"] for row in kernel + seed]
+    if tops:
+        ax_t.set_ylim(top=max(tops) * 6)  # room for the legend
+    ax_t.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax_m.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax_m.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    env = results["environment"]
+    fig.suptitle(
+        f"spark.range(N).selectExpr('id', 'cast(id as string) as s') — {env['date'][:10]}, "
+        f"{env['machine']['cores_logical']} cores, pyspark {env['versions']['pyspark']}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
