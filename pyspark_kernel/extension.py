@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import errors
+from . import errors, remote
 from .capture import CellCapture, JvmOutputRouter
 from .config import SparkSettings
 from .iopub import Publisher
@@ -66,7 +66,7 @@ class _Cell:
     names: dict[str, int] = field(default_factory=dict)
     frames: dict[str, int] = field(default_factory=dict)
     views: dict[str, str] = field(default_factory=dict)
-    progress: CellProgress | None = None
+    progress: CellProgress | remote.ConnectProgress | None = None
     shown_expression: bool = False
     interrupted: bool = False
     timed_out: bool = False
@@ -192,6 +192,12 @@ class SparkExtension:
             cell.tag = f"pyspark-kernel-{uuid.uuid4().hex[:12]}"
             if self.session.is_remote:
                 spark.addTag(cell.tag)
+                cell.progress = remote.ConnectProgress(
+                    spark,
+                    self.publisher,
+                    self.publisher.current_parent(),
+                    show_after=self.settings.progress_after,
+                )
             else:
                 jobs = self._spark_handles(spark)[1]
                 assert jobs is not None
@@ -209,6 +215,9 @@ class SparkExtension:
             if self.settings.detect:
                 cell.views = self._spark_handles(spark)[2].temp_views(cell.code)
         except Exception as exc:  # the JVM may have died just now
+            if self.session.is_remote and self._connect_lost(exc):  # Spark Connect
+                self.shell.user_ns["spark"] = _Unavailable(self.session.describe_error())
+                return
             log.warning("could not prepare Spark for the cell: %s", exc)
             self.session.check_alive()
 
@@ -234,10 +243,23 @@ class SparkExtension:
         the interrupted thread, would break its connection) and end the cell."""
         cell = self.cell
         if cell is not None:
+            first = not cell.interrupted
             cell.interrupted = True
             if cell.tag:
                 self._cancel_async(cell.tag)
+            if first and cell.tag and self.session.is_remote and remote.waiting_on_server(frame):
+                # Spark Connect: the server ends the call (OPERATION_CANCELED) once the
+                # operation is gone, so the cell ends then. A second interrupt, or 3 s
+                # without an answer, raises KeyboardInterrupt here at once.
+                timer = threading.Timer(3.0, self._interrupt_again, args=(cell,))
+                timer.daemon = True
+                timer.start()
+                return
         raise KeyboardInterrupt
+
+    def _interrupt_again(self, cell: _Cell) -> None:
+        if self.cell is cell:
+            os.kill(os.getpid(), signal.SIGINT)
 
     def _on_timeout(self, cell: _Cell) -> None:
         if self.cell is cell:
@@ -291,6 +313,8 @@ class SparkExtension:
             if result.success and self.settings.detect:
                 self._detect(cell, result)
         finally:
+            if alive and not self.session.is_remote:
+                self.session.drain_output()  # the JVM's lines of this cell, before it ends
             cell.capture.__exit__()
             self.router.end_cell()
             record.stdout = cell.capture.stdout.text()
@@ -307,6 +331,7 @@ class SparkExtension:
         after ``cancelJobsWithTag`` ran. So active jobs carrying the tag are cancelled again
         until none is left, and a watchdog cancels any that appears later."""
         if self.session.is_remote:
+            remote.interrupt_until_gone(self.session.spark, tag, limit)
             return
         sc = self.session.spark.sparkContext
         deadline = time.monotonic() + limit
@@ -464,6 +489,11 @@ class SparkExtension:
                     "cell interrupted; its Spark jobs were cancelled" if cell.tag else ""
                 ),
             )
+        elif self.session.is_remote and self._connect_lost(value):
+            etype, value = (
+                remote.SparkConnectServerLost,
+                remote.SparkConnectServerLost(self.session.describe_error()),
+            )
         elif not self.session.check_alive(grace=_grace(value)) and self.session.state == "dead":
             etype, value = (
                 errors.SparkDriverDied,
@@ -480,6 +510,16 @@ class SparkExtension:
         ]
         shell._showtraceback(etype, message, stb)
         return stb
+
+    def _connect_lost(self, error: BaseException) -> bool:
+        """Spark Connect: whether `error` means the server went away or dropped the session
+        (the session is then marked lost; the next Spark cell connects again)."""
+        reason = remote.lost_reason(error)
+        if reason is not None:
+            self.session.lose_remote(reason)
+        else:
+            self.session.check_alive(probe=True)
+        return self.session.state == "dead"
 
 
 def _cancel_active(sc: Any, tag: str) -> bool:

@@ -65,6 +65,7 @@ class SparkMagics(Magics):
             f"app id:     {info.app_id or '-'}",
             f"Spark UI:   {info.ui_url or '-'}",
             f"version:    {info.version or '-'}",
+            f"progress:   {_progress_source(self.ext.session.is_remote, s.progress_after)}",
             f"output dir: {self.ext.output_dir.path}",
             f"preview:    {s.max_rows} rows, {s.max_chars} chars per value, "
             f"{s.max_bytes:,} bytes, "
@@ -116,6 +117,8 @@ class SparkMagics(Magics):
         spark = self.ext.bind_session(wait=True)
         if spark is not None and not self.ext.session.is_remote:
             spark.sparkContext.setLogLevel(self.ext.settings.log_level)
+        elif self.ext.session.is_remote:  # Spark Connect: no driver JVM in this kernel
+            print("Spark Connect: the server's log is not shown in cells")
         print(f"JVM log level: {self.ext.settings.log_level}")
 
     def _spark_trace(self, args: list[str]) -> None:
@@ -263,6 +266,16 @@ def substitute(text: str, namespace: dict[str, Any]) -> str:
         return str(namespace[name]) if name in namespace else match.group(0)
 
     return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", value, text)
+
+
+def _progress_source(remote: bool, after: float) -> str:
+    """What the cells' progress displays are made from (``%spark`` status)."""
+    if remote:
+        return (
+            f"Spark Connect progress handler after {after:g} s "
+            "(stages and tasks per operation; no job ids or Spark UI links)"
+        )
+    return f"Spark status tracker after {after:g} s (jobs, stages, tasks)"
 
 
 def _metrics_text(data: dict[str, Any]) -> str:

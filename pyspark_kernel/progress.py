@@ -29,7 +29,57 @@ class JobTracker:
         return sorted(int(i) for i in self.jtracker.getJobIdsForTag(tag))
 
 
-class CellProgress:
+class ProgressDisplay:
+    """One cell's progress display, shown once its Spark work has run `show_after` seconds,
+    then updated in place; the payload follows the progress mime type's schema."""
+
+    def __init__(self, publisher: Publisher, parent: dict[str, Any], show_after: float) -> None:
+        self._publisher = publisher
+        self._parent = parent
+        self._display_id = publisher.new_display_id()
+        self._started = time.monotonic()
+        self._show_after = show_after
+        self._first: float | None = None  # when the cell's first Spark work was seen
+        self._shown = False
+        self._last: dict[str, Any] | None = None
+        self.job_ids: list[int] = []
+
+    def _due(self) -> bool:
+        """True once the cell's Spark work has been running for `show_after` seconds."""
+        return self._first is not None and time.monotonic() - self._first >= self._show_after
+
+    def _payload(
+        self, state: str, jobs: list[dict[str, Any]], ui_url: str | None
+    ) -> dict[str, Any]:
+        stages = [s for job in jobs for s in job["stages"]]
+        return {
+            "version": 1,
+            "state": state,
+            "elapsed_ms": int((time.monotonic() - self._started) * 1000),
+            "ui_url": ui_url,
+            "jobs": jobs,
+            "totals": {
+                "jobs": len(jobs),
+                "stages": len(stages),
+                "tasks": sum(s["num_tasks"] for s in stages),
+                "completed_tasks": sum(s["num_completed_tasks"] for s in stages),
+                "failed_tasks": sum(s["num_failed_tasks"] for s in stages),
+            },
+        }
+
+    def _text(self, payload: dict[str, Any]) -> str:
+        return progress_text(payload)
+
+    def _publish(self, payload: dict[str, Any]) -> None:
+        data = {PROGRESS: payload, "text/plain": self._text(payload)}
+        self._publisher.display(
+            data, display_id=self._display_id, parent=self._parent, update=self._shown
+        )
+        self._shown = True
+        self._last = payload
+
+
+class CellProgress(ProgressDisplay):
     """Polls the jobs of one cell's tag in a thread and publishes their progress."""
 
     def __init__(
@@ -40,20 +90,12 @@ class CellProgress:
         parent: dict[str, Any],
         show_after: float = 1.0,
     ) -> None:
+        super().__init__(publisher, parent, show_after)
         self._jobs = jobs
         self._tracker = jobs.tracker
         self._ui_url = jobs.ui_url
         self.tag = tag
-        self._publisher = publisher
-        self._parent = parent
-        self._display_id = publisher.new_display_id()
-        self._started = time.monotonic()
-        self._show_after = show_after
-        self._first_job: float | None = None
         self._stop = threading.Event()
-        self._shown = False
-        self._last: dict[str, Any] | None = None
-        self.job_ids: list[int] = []
         self._thread = threading.Thread(target=self._run, name="spark-progress", daemon=True)
         self._thread.start()
 
@@ -69,42 +111,22 @@ class CellProgress:
             self._publish(payload)
         return self.job_ids
 
-    def _due(self) -> bool:
-        """True once the cell's jobs have been running for `show_after` seconds."""
-        if self._first_job is None:
-            return False
-        return time.monotonic() - self._first_job >= self._show_after
-
     def _run(self) -> None:
         while not self._stop.wait(MIN_INTERVAL):
             try:
                 payload = self._snapshot("running")
             except Exception:
                 return
-            if payload["jobs"] and self._first_job is None:
-                self._first_job = time.monotonic()
-            if payload["jobs"] and self._due() and _changed(self._last, payload):
+            if payload["jobs"] and self._first is None:
+                self._first = time.monotonic()
+            if payload["jobs"] and self._due() and changed(self._last, payload):
                 self._publish(payload)
 
     def _snapshot(self, state: str) -> dict[str, Any]:
         ids = self._jobs.job_ids(self.tag)
         self.job_ids = ids
         jobs = [job for job in (self._job(i) for i in ids) if job is not None]
-        stages = [s for job in jobs for s in job["stages"]]
-        return {
-            "version": 1,
-            "state": state,
-            "elapsed_ms": int((time.monotonic() - self._started) * 1000),
-            "ui_url": self._ui_url,
-            "jobs": jobs,
-            "totals": {
-                "jobs": len(jobs),
-                "stages": len(stages),
-                "tasks": sum(s["num_tasks"] for s in stages),
-                "completed_tasks": sum(s["num_completed_tasks"] for s in stages),
-                "failed_tasks": sum(s["num_failed_tasks"] for s in stages),
-            },
-        }
+        return self._payload(state, jobs, self._ui_url)
 
     def _job(self, job_id: int) -> dict[str, Any] | None:
         info = self._tracker.getJobInfo(job_id)
@@ -140,14 +162,6 @@ class CellProgress:
             "stages": stages,
         }
 
-    def _publish(self, payload: dict[str, Any]) -> None:
-        data = {PROGRESS: payload, "text/plain": progress_text(payload)}
-        self._publisher.display(
-            data, display_id=self._display_id, parent=self._parent, update=self._shown
-        )
-        self._shown = True
-        self._last = payload
-
 
 def progress_text(payload: dict[str, Any]) -> str:
     """One line for frontends without the extension (and for the saved notebook)."""
@@ -166,7 +180,8 @@ def progress_text(payload: dict[str, Any]) -> str:
     )
 
 
-def _changed(last: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+def changed(last: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    """Whether `new` shows anything `last` did not (elapsed time aside)."""
     if last is None:
         return True
     return (last["jobs"], last["totals"]) != (new["jobs"], new["totals"])

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import signal
 import subprocess
+import sys
+import termios
 import threading
 import time
 from collections import deque
@@ -67,7 +70,10 @@ class SessionManager:
         self.generation = 0
         self.last_exit_code: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._remote_info: tuple[str | None, str | None] = (None, None)  # Connect: version, app id
+        self._lost_reason: str | None = None  # Connect: why the server is gone for this session
         self._startup_lines: deque[str] = deque(maxlen=12)
+        self._pipes: list[_Pipe] = []  # the JVM's stdout and stderr, read by threads
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
@@ -88,7 +94,7 @@ class SessionManager:
 
     def wait(self, timeout: float | None = None) -> Any:
         """Return the ready session, starting it if needed; raise `SessionError` if it failed."""
-        self.check_alive()
+        self.check_alive(probe=True)
         if self.state in {"stopped", "failed", "dead"}:
             self.start()
         limit = self.settings.start_timeout if timeout is None else timeout
@@ -106,10 +112,27 @@ class SessionManager:
     def is_remote(self) -> bool:
         return bool(self.settings.remote)
 
-    def check_alive(self, grace: float = 0.0) -> bool:
+    @property
+    def _connected(self) -> bool:
+        """Whether the session built is a Spark Connect one (`is_remote` follows settings)."""
+        return self._remote_info[0] is not None
+
+    def check_alive(self, grace: float = 0.0, probe: bool = False) -> bool:
         """Notice a dead driver JVM; mark the session dead and reset PySpark's caches.
 
-        `grace` seconds are given to a JVM that is exiting (its socket closes first)."""
+        `grace` seconds are given to a JVM that is exiting (its socket closes first).
+        On Spark Connect there is no JVM here: a closed client (the server dropped the
+        session) is noticed, and with `probe` a server that no longer accepts connections."""
+        if self.state == "ready" and self._connected:  # Spark Connect
+            if getattr(self.spark, "is_stopped", False):
+                self.lose_remote("dropped this kernel's session (was the server restarted?)")
+            elif probe:
+                from .remote import answers
+
+                why = answers(self.settings.remote)
+                if why is not None:
+                    self.lose_remote(f"does not answer ({why})")
+            return self.state == "ready"
         if grace and self.state == "ready" and self._proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(grace)
@@ -120,6 +143,21 @@ class SessionManager:
             self.state = "dead"
             self._done.clear()
         return self.state == "ready"
+
+    def lose_remote(self, reason: str) -> None:
+        """Spark Connect: the server went away or dropped our session. The session is closed
+        (in the background: releasing it may wait for the server) and the next Spark cell
+        builds a new one."""
+        if self.state != "ready":
+            return
+        log.info("Spark Connect server %s %s", self.settings.remote, reason)
+        spark = self.spark
+        self._forget()
+        if spark is not None:
+            threading.Thread(target=_quietly, args=(spark.stop,), daemon=True).start()
+        self._lost_reason = reason
+        self.state = "dead"
+        self._done.clear()
 
     def restart(self) -> Any:
         """Stop the session and build a new one with the current settings."""
@@ -151,7 +189,9 @@ class SessionManager:
         self.check_alive()
         info = SessionInfo(state=self.state, jvm_pid=self.jvm_pid)
         info.master = self.settings.remote or self.settings.master
-        if self.state == "ready":
+        if self.state == "ready" and self._connected:  # Spark Connect
+            info.version, info.app_id = self._remote_info  # read at start: no call per poll
+        elif self.state == "ready":
             try:
                 info.version = self.spark.version
                 if not self.is_remote:
@@ -164,6 +204,11 @@ class SessionManager:
         return info
 
     def describe_error(self) -> str:
+        if self.state == "dead" and self._lost_reason is not None:  # Spark Connect
+            return (
+                f"the Spark Connect server at {self.settings.remote} {self._lost_reason}; "
+                "a new session starts with the next Spark cell (Python variables are kept)"
+            )
         if self.state == "dead":
             code = self.last_exit_code
             how = f"was killed by signal {-code}" if code is not None and code < 0 else "exited"
@@ -186,6 +231,7 @@ class SessionManager:
     # -- building --------------------------------------------------------------------------
     def _build(self) -> None:
         try:
+            self._lost_reason = None
             self.settings.check()
             spark = self._build_remote() if self.is_remote else self._build_classic()
             self.spark = spark
@@ -202,18 +248,49 @@ class SessionManager:
             self._done.set()
 
     def _build_remote(self) -> Any:
-        from pyspark.sql import SparkSession
+        import warnings
 
-        builder = SparkSession.builder.remote(self.settings.remote)
+        from pyspark.sql import SparkSession
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        from .remote import answers, retry_policies
+
+        url = self.settings.remote
+        why = answers(url, timeout=5.0)
+        if why is not None:  # fail now, not after minutes of client retries
+            raise SessionError(f"the Spark Connect server at {url} does not answer ({why})")
+        # `SparkSession.builder.getOrCreate()` in a cell returns this session (it reads
+        # SPARK_REMOTE); the builder itself sets SPARK_CONNECT_MODE_ENABLED.
+        os.environ["SPARK_REMOTE"] = url
+        builder = SparkSession.builder.remote(url)
         for key, value in self.settings.conf.items():
-            builder = builder.config(str(key), str(value))
-        return builder.getOrCreate()
+            if str(key) not in {"spark.master", "spark.remote"}:  # `remote` decides where
+                builder = builder.config(str(key), str(value))
+        spark = builder.getOrCreate()
+        try:
+            spark.client.set_retry_policies(retry_policies())
+            warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]")  # errors say it
+            version = spark.version  # the server answers Spark requests
+            try:
+                app_id = spark.conf.get("spark.app.id")
+            except Exception:
+                app_id = None
+        except BaseException:
+            ConnectSession._default_session = None  # the next start must not reuse this client
+            threading.Thread(target=_quietly, args=(spark.stop,), daemon=True).start()
+            raise
+        self._remote_info = (version, app_id)
+        return spark
 
     def _build_classic(self) -> Any:
         from pyspark import SparkConf, SparkContext
         from pyspark.java_gateway import launch_gateway
         from pyspark.sql import SparkSession
 
+        # A Spark Connect session used before in this process left these set; with them,
+        # pyspark.sql.functions would build Connect columns.
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+        os.environ.pop("SPARK_REMOTE", None)
         conf = SparkConf(loadDefaults=False)
         for key, value in self.settings.spark_conf().items():
             conf.set(key, value)
@@ -224,6 +301,11 @@ class SessionManager:
         if conf.get("spark.driver.host", "") in {"127.0.0.1", "localhost"}:
             # Spark otherwise looks up a non-loopback address for its own services.
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        if _loopback_master(conf.get("spark.master", "")):
+            # Executors of a standalone master on this machine start Python workers with
+            # the driver's PYSPARK_PYTHON; unset, they run whatever `python3` their work
+            # folder finds, which may lack pyspark's dependencies.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         # We launch the JVM ourselves with pipes we already read, so its stdout/stderr
         # come to us (and to the cell that is running), even when it fails to start.
         readers, writers = self._pump_output()
@@ -256,29 +338,54 @@ class SessionManager:
 
     def _pump_output(self) -> tuple[list[threading.Thread], list[int]]:
         """Pipes for the JVM's stdout and stderr, each read line by line in a thread."""
-        readers, writers = [], []
+        readers, writers, pipes = [], [], []
         for name in ("stdout", "stderr"):
             read_fd, write_fd = os.pipe()
-            pipe = os.fdopen(read_fd, "rb")
+            pipe = _Pipe(name, read_fd)
             reader = threading.Thread(
-                target=self._read_lines, args=(name, pipe), name=f"jvm-{name}", daemon=True
+                target=self._read_lines, args=(pipe,), name=f"jvm-{name}", daemon=True
             )
             reader.start()
             readers.append(reader)
             writers.append(write_fd)
+            pipes.append(pipe)
+        self._pipes = pipes
         return readers, writers
 
-    def _read_lines(self, name: str, pipe: Any) -> None:
-        for raw in iter(pipe.readline, b""):
-            if self.state == "starting":
-                self._startup_lines.append(raw.decode("utf-8", errors="replace").rstrip())
-            sink = self.output_sink
-            if sink is not None:
-                try:
-                    sink(name, raw.decode("utf-8", errors="replace"))
-                except Exception:  # a broken sink must not stop the pump
-                    log.exception("JVM output sink failed")
-        pipe.close()
+    def _read_lines(self, pipe: _Pipe) -> None:
+        pending = b""
+        while True:
+            pipe.idle = True
+            chunk = os.read(pipe.fd, 65536)
+            pipe.idle = False
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            for raw in lines:
+                self._deliver(pipe.name, raw.decode("utf-8", errors="replace") + "\n")
+        if pending:
+            self._deliver(pipe.name, pending.decode("utf-8", errors="replace"))
+        os.close(pipe.fd)
+        pipe.closed = True
+
+    def _deliver(self, name: str, line: str) -> None:
+        if self.state == "starting":
+            self._startup_lines.append(line.rstrip())
+        sink = self.output_sink
+        if sink is not None:
+            try:
+                sink(name, line)
+            except Exception:  # a broken sink must not stop the pump
+                log.exception("JVM output sink failed")
+
+    def drain_output(self, timeout: float = 0.5) -> None:
+        """Wait (up to `timeout`) until every line the JVM has written so far has been
+        handed to the output sink, so a cell's JVM output arrives before its end."""
+        deadline = time.monotonic() + timeout
+        while not all(pipe.drained() for pipe in self._pipes):
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.002)
 
     def _forget(self) -> None:
         """Drop PySpark's cached context and gateway so a new JVM can be launched."""
@@ -286,6 +393,11 @@ class SessionManager:
         from pyspark.sql import SparkSession
 
         gateway = SparkContext._gateway
+        if self._connected:  # Spark Connect: drop the client's default session
+            connect = sys.modules.get("pyspark.sql.connect.session")
+            if connect is not None and connect.SparkSession._default_session is self.spark:
+                connect.SparkSession._default_session = None
+            self._remote_info = (None, None)
         SparkContext._active_spark_context = None
         SparkContext._gateway = None
         SparkContext._jvm = None
@@ -299,9 +411,37 @@ class SessionManager:
 def short_message(exc: BaseException) -> str:
     """The first line of an exception's message, prefixed by its type when unclear."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, SettingsError):
+    if isinstance(exc, (SettingsError, SessionError)):
         return text
     return text if text.startswith("[") else f"{type(exc).__name__}: {text}"
+
+
+@dataclass
+class _Pipe:
+    """The read end of one of the JVM's output pipes, and whether its reader is waiting."""
+
+    name: str
+    fd: int
+    idle: bool = False
+    closed: bool = False
+
+    def drained(self) -> bool:
+        """True when the reader waits for more and nothing is left unread in the pipe."""
+        if self.closed:
+            return True
+        if not self.idle:
+            return False
+        try:
+            unread = fcntl.ioctl(self.fd, termios.FIONREAD, b"\0\0\0\0")
+        except OSError:  # closed meanwhile
+            return True
+        return int.from_bytes(unread, sys.byteorder) == 0
+
+
+def _loopback_master(master: str) -> bool:
+    """Whether `master` is a standalone master on this machine (spark://127.0.0.1:P)."""
+    host = master.removeprefix("spark://").rsplit(":", 1)[0]
+    return master.startswith("spark://") and host in {"127.0.0.1", "localhost"}
 
 
 def _quietly(func: Callable[[], object]) -> None:

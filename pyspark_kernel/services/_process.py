@@ -1,4 +1,5 @@
-"""Helpers shared by the local services: cache folder, free ports, state files, signals."""
+"""What the local services share: the `LocalService` life cycle, cache folder, free ports,
+state files, signals."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Any, Generic, TypeVar
 
 LOOPBACK = "127.0.0.1"
 STATE_FILE = "state.json"
@@ -109,8 +112,10 @@ def pid_alive(pid: int, ticks: int | None = None) -> bool:
     return ticks is None or start_ticks(pid) in (None, ticks)
 
 
-def spawn_detached(args: list[str], log_path: Path) -> int:
-    """Start ``args`` in its own session with output appended to ``log_path``."""
+def spawn_detached(args: list[str], log_path: Path, env: dict[str, str] | None = None) -> int:
+    """Start ``args`` in its own session, in ``log_path``'s folder, with output appended to
+    ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             args,
@@ -118,6 +123,7 @@ def spawn_detached(args: list[str], log_path: Path) -> int:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=log_path.parent,
+            env=env,
             start_new_session=True,
             close_fds=True,
         )
@@ -154,11 +160,25 @@ def terminate(
     if not pid_alive(pid, ticks):
         return
     _signal(pid, sig, group)
-    if wait_gone(pid, timeout, ticks):
-        return
-    _signal(pid, signal.SIGKILL, group)
-    if not wait_gone(pid, 10.0, ticks):
-        raise ServiceError(f"process {pid} did not exit after SIGKILL")
+    if not wait_gone(pid, timeout, ticks):
+        _signal(pid, signal.SIGKILL, group)
+        if not wait_gone(pid, 10.0, ticks):
+            raise ServiceError(f"process {pid} did not exit after SIGKILL")
+    _wait_threads_gone(pid)
+
+
+def _wait_threads_gone(pid: int, timeout: float = 10.0) -> None:
+    """Wait until an exiting process's last threads are gone: a JVM's main thread can be a
+    zombie (counted as exited) while other threads still run and hold its ports."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if len(os.listdir(f"/proc/{pid}/task")) <= 1:
+                break
+        except OSError:  # gone (or not Linux)
+            break
+        time.sleep(0.05)
+    pid_alive(pid)  # reaps it when this process started it
 
 
 @contextlib.contextmanager
@@ -223,3 +243,77 @@ def tail(path: Path, lines: int = 20, since: int = 0) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+StateT = TypeVar("StateT")
+_ServiceT = TypeVar("_ServiceT", bound="LocalService[Any]")
+
+
+class LocalService(Generic[StateT]):
+    """A server this project runs detached on 127.0.0.1, with its state in ``data_dir``.
+
+    ``start()`` is idempotent and ``start``/``stop``/``status`` work across processes (a
+    lock and a state file in ``data_dir``). Used as a context manager it starts the
+    service and, on exit, stops it again if this object started it.
+    """
+
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._started_here = False
+
+    def status(self) -> StateT | None:
+        """The running service's state, or None if it does not run."""
+        raise NotImplementedError
+
+    def _address(self, state: StateT) -> str:
+        """What ``start()`` returns for a running service: its address or URL."""
+        raise NotImplementedError
+
+    def _launch(self) -> str:
+        """Start the service (the lock is held, it does not run) and return its address."""
+        raise NotImplementedError
+
+    def _shutdown(self, timeout: float) -> bool:
+        """Stop what runs (the lock is held); False if nothing ran."""
+        state = live_state(self.data_dir)
+        if state is None:
+            return False
+        terminate(state.pid, timeout, state.start_ticks, sig=self.stop_signal)
+        return True
+
+    def start(self) -> str:
+        """Start the service if it does not run yet; return its address."""
+        state = self.status()
+        if state is None:
+            with locked(self.data_dir):
+                state = self.status()  # another process may have started it meanwhile
+                if state is None:
+                    address = self._launch()
+                    self._started_here = True
+                    return address
+        return self._address(state)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the service (its stop signal, SIGKILL after ``timeout``); False if none ran."""
+        if not self.data_dir.is_dir():
+            return False
+        with locked(self.data_dir):
+            stopped = self._shutdown(timeout)
+            remove_state(self.data_dir)
+        self._started_here = False
+        return stopped
+
+    def __enter__(self: _ServiceT) -> _ServiceT:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._started_here:
+            self.stop()

@@ -1,4 +1,5 @@
-"""``kafka`` and ``postgres`` sub-commands: start, stop and status of the local services.
+"""``kafka``, ``postgres``, ``cluster`` and ``connect`` sub-commands: start, stop and status
+of the local services.
 
 Each leaf parser sets ``args.func``; calling ``args.func(args)`` returns the exit code
 (0 ok, 1 error, 3 for ``status`` when the service does not run).
@@ -10,8 +11,9 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from pyspark_kernel.services._process import ServiceState
+from pyspark_kernel.services._process import LocalService, ServiceState
 
 EXIT_ERROR = 1
 EXIT_NOT_RUNNING = 3
@@ -23,50 +25,80 @@ def _fail(message: str) -> int:
     return EXIT_ERROR
 
 
-def _report(state: ServiceState | None, address: str) -> int:
-    if state is None:
-        print("not running")
-        return EXIT_NOT_RUNNING
-    print(f"running pid={state.pid} address={address} data-dir={state.data_dir}")
+def _run(
+    args: argparse.Namespace,
+    service: LocalService[Any],
+    describe: Callable[[Any], str],
+    env_override: str | None = None,
+    shown: Callable[[str], str] = str,
+) -> int:
+    """Carry out ``args.action`` on ``service``; ``describe`` words a running state for
+    ``status``; if the ``env_override`` variable is set, ``start`` starts nothing."""
+    if args.action == "start":
+        external = os.environ.get(env_override, "").strip() if env_override else ""
+        if external:
+            print(shown(external))
+            print(f"{env_override} is set: nothing started", file=sys.stderr)
+        else:
+            print(shown(service.start()))
+    elif args.action == "stop":
+        print("stopped" if service.stop() else "not running")
+    else:
+        state = service.status()
+        if state is None:
+            print("not running")
+            return EXIT_NOT_RUNNING
+        print(f"running {describe(state)}")
     return 0
 
 
 def _kafka(args: argparse.Namespace) -> int:
     from pyspark_kernel.services.kafka import ENV_BOOTSTRAP, KafkaBroker
 
-    broker = KafkaBroker(args.data_dir, port=args.port)
-    if args.action == "start":
-        external = os.environ.get(ENV_BOOTSTRAP, "").strip()
-        if external:
-            print(external)
-            print(f"{ENV_BOOTSTRAP} is set: nothing started", file=sys.stderr)
-            return 0
-        print(broker.start())
-    elif args.action == "stop":
-        print("stopped" if broker.stop() else "not running")
-    else:
-        state = broker.status()
-        return _report(state, state.address if state else "")
-    return 0
+    def describe(state: ServiceState) -> str:
+        return f"pid={state.pid} address={state.address} data-dir={state.data_dir}"
+
+    return _run(args, KafkaBroker(args.data_dir, port=args.port), describe, ENV_BOOTSTRAP)
 
 
 def _postgres(args: argparse.Namespace) -> int:
     from pyspark_kernel.services.postgres import ENV_URL, LocalPostgres, mask_password
 
     server = LocalPostgres(args.data_dir, port=args.port)
-    if args.action == "start":
-        external = os.environ.get(ENV_URL, "").strip()
-        if external:
-            print(mask_password(external))
-            print(f"{ENV_URL} is set: nothing started", file=sys.stderr)
-            return 0
-        print(mask_password(server.start()))
-    elif args.action == "stop":
-        print("stopped" if server.stop() else "not running")
-    else:
-        state = server.status()
-        return _report(state, mask_password(server.url()) if state else "")
-    return 0
+
+    def describe(state: ServiceState) -> str:
+        url = mask_password(server.url())
+        return f"pid={state.pid} address={url} data-dir={state.data_dir}"
+
+    return _run(args, server, describe, ENV_URL, shown=mask_password)
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from pyspark_kernel.services.cluster import ClusterStatus, StandaloneCluster
+
+    def describe(state: ClusterStatus) -> str:
+        alive = "?" if state.alive_workers is None else state.alive_workers
+        return (
+            f"pid={state.master.pid} address={state.master_url} web-ui={state.web_ui} "
+            f"workers={alive}/{len(state.workers)} data-dir={state.master.data_dir}"
+        )
+
+    cluster = StandaloneCluster(args.data_dir, workers=args.workers, port=args.port)
+    return _run(args, cluster, describe)
+
+
+def _connect(args: argparse.Namespace) -> int:
+    from pyspark_kernel.services.cluster import ConnectServer
+
+    server = ConnectServer(args.data_dir, port=args.port, master=args.master)
+
+    def describe(state: ServiceState) -> str:
+        return (
+            f"pid={state.pid} address={state.address} "
+            f"spark-ui={server.ui_url or '-'} data-dir={state.data_dir}"
+        )
+
+    return _run(args, server, describe)
 
 
 def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -84,6 +116,7 @@ def _add_service(
     name: str,
     text: str,
     handler: Callable[[argparse.Namespace], int],
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> None:
     parser = subparsers.add_parser(name, help=text, description=text)
     actions = parser.add_subparsers(dest="action", metavar="{start,stop,status}", required=True)
@@ -95,13 +128,44 @@ def _add_service(
         sub = actions.add_parser(action, help=help_text)
         sub.add_argument("--data-dir", metavar="D", help="data folder (default: in the cache)")
         sub.add_argument("--port", metavar="P", type=int, help="port on 127.0.0.1 (default: free)")
+        if extra is not None:
+            extra(sub)
         sub.set_defaults(func=_guarded(handler))
 
 
+def _cluster_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers", metavar="N", type=int, default=2, help="workers to start (default: 2)"
+    )
+
+
+def _connect_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--master",
+        default="local[*]",
+        help="where the server runs its jobs (default: local[*]; or spark://HOST:PORT)",
+    )
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``kafka`` and ``postgres`` commands to an argparse sub-parsers object."""
+    """Add ``kafka``, ``postgres``, ``cluster`` and ``connect`` commands to an argparse
+    sub-parsers object."""
     _add_service(subparsers, "kafka", "local Apache Kafka broker (KRaft, 127.0.0.1)", _kafka)
     _add_service(subparsers, "postgres", "local PostgreSQL server (127.0.0.1)", _postgres)
+    _add_service(
+        subparsers,
+        "cluster",
+        "local Spark standalone master and workers (127.0.0.1); prints the master URL",
+        _cluster,
+        _cluster_options,
+    )
+    _add_service(
+        subparsers,
+        "connect",
+        "local Spark Connect server (127.0.0.1); prints its sc:// URL",
+        _connect,
+        _connect_options,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,6 @@ import time
 import uuid
 import warnings
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from pyspark_kernel.services import _process as proc
@@ -125,7 +124,7 @@ def create_topic(name: str, partitions: int = 1, bootstrap: str | None = None) -
         admin.close()
 
 
-class KafkaBroker:
+class KafkaBroker(proc.LocalService[ServiceState]):
     """A local Kafka broker kept in ``data_dir``; start/stop/status work across processes.
 
     Used as a context manager it starts the broker and, on exit, stops it again if
@@ -140,16 +139,18 @@ class KafkaBroker:
         heap: str = HEAP,
         startup_timeout: float = 120.0,
     ) -> None:
-        self.data_dir = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
+        super().__init__(Path(data_dir).expanduser().resolve() if data_dir else default_data_dir())
         self.port = port
         self.heap = heap
         self.startup_timeout = startup_timeout
-        self._started_here = False
 
     # -- state ---------------------------------------------------------------
     def status(self) -> ServiceState | None:
         """The running broker's state, or None if it does not run."""
         return proc.live_state(self.data_dir)
+
+    def _address(self, state: ServiceState) -> str:
+        return state.address
 
     @property
     def bootstrap(self) -> str:
@@ -236,16 +237,6 @@ class KafkaBroker:
                 time.sleep(0.25)
         raise self._failure(f"did not answer within {self.startup_timeout:.0f}s", offsets)
 
-    def start(self) -> str:
-        """Start the broker (if it does not run yet) and return its bootstrap address."""
-        state = self.status()
-        if state is None:
-            with proc.locked(self.data_dir):
-                state = self.status()  # another process may have started it meanwhile
-                if state is None:
-                    return self._launch()
-        return state.address
-
     def _launch(self) -> str:
         java = _java()
         classpath = os.pathsep.join(str(j) for j in kafka_broker_jars())
@@ -272,39 +263,11 @@ class KafkaBroker:
         proc.write_state(
             self.data_dir, ServiceState(pid, bootstrap, str(self.data_dir), time.time(), ticks)
         )
-        self._started_here = True
         return bootstrap
-
-    # -- stop ----------------------------------------------------------------
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Stop the broker (SIGTERM, then SIGKILL after ``timeout``); False if none ran."""
-        if self.status() is None:
-            return False
-        with proc.locked(self.data_dir):
-            state = self.status()
-            if state is None:
-                return False
-            proc.terminate(state.pid, timeout, state.start_ticks)
-            proc.remove_state(self.data_dir)
-        self._started_here = False
-        return True
 
     def create_topic(self, name: str, partitions: int = 1) -> None:
         """Create topic ``name`` on this broker."""
         create_topic(name, partitions, self.bootstrap)
-
-    def __enter__(self) -> KafkaBroker:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._started_here:
-            self.stop()
 
 
 def bootstrap_servers(data_dir: str | os.PathLike[str] | None = None) -> str:

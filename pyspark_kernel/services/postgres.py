@@ -17,7 +17,6 @@ import subprocess
 import time
 import warnings
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -101,8 +100,10 @@ class _Account:
         )  # fmt: skip
 
 
-class LocalPostgres:
+class LocalPostgres(proc.LocalService[ServiceState]):
     """A PostgreSQL server kept in ``data_dir``; start/stop/status work across processes."""
+
+    stop_signal = signal.SIGINT  # PostgreSQL's fast shutdown
 
     def __init__(
         self,
@@ -111,10 +112,9 @@ class LocalPostgres:
         port: int | None = None,
         startup_timeout: float = 60.0,
     ) -> None:
-        self.data_dir = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
+        super().__init__(Path(data_dir).expanduser().resolve() if data_dir else default_data_dir())
         self.port = port
         self.startup_timeout = startup_timeout
-        self._started_here = False
 
     @property
     def pgdata(self) -> Path:
@@ -129,6 +129,9 @@ class LocalPostgres:
     def status(self) -> ServiceState | None:
         """The running server's state, or None if it does not run."""
         return proc.live_state(self.data_dir)
+
+    def _address(self, state: ServiceState) -> str:
+        return self.url()
 
     def _password(self) -> str:
         return (self.data_dir / PASSWORD_FILE).read_text().strip()
@@ -172,21 +175,13 @@ class LocalPostgres:
         self.log_file.touch()
         account.own(self.log_file)
 
-    def start(self) -> str:
-        """Start the server (if it does not run yet) and return its URL."""
-        if self.status() is None:
-            with proc.locked(self.data_dir):
-                if self.status() is None:  # another process may have started it meanwhile
-                    self._launch()
-        return self.url()
-
     def _is_our_postmaster(self, pid: int) -> bool:
         try:
             return str(self.pgdata).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return False
 
-    def _launch(self) -> None:
+    def _launch(self) -> str:
         if self.port and not proc.port_is_free(self.port):
             raise ServiceError(f"port {self.port} on {LOOPBACK} is in use")
         account = _Account()
@@ -210,33 +205,7 @@ class LocalPostgres:
             pid, f"{LOOPBACK}:{port}", str(self.data_dir), time.time(), proc.start_ticks(pid)
         )
         proc.write_state(self.data_dir, state)
-        self._started_here = True
-
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Fast shutdown (SIGINT), SIGKILL after ``timeout``; False if none ran."""
-        if self.status() is None:
-            return False
-        with proc.locked(self.data_dir):
-            state = self.status()
-            if state is None:
-                return False
-            proc.terminate(state.pid, timeout, state.start_ticks, sig=signal.SIGINT)
-            proc.remove_state(self.data_dir)
-        self._started_here = False
-        return True
-
-    def __enter__(self) -> LocalPostgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._started_here:
-            self.stop()
+        return self.url()
 
 
 def url(data_dir: str | os.PathLike[str] | None = None) -> str:

@@ -1,0 +1,11 @@
+"""Helpers for the Kafka → Spark → Parquet/PostgreSQL streaming notebooks (02 and 03).
+
+- ``events``: deterministic sales / lead / chat_session events with a share of bad records
+  and resent duplicates, and a Kafka producer that confirms delivery.
+- ``parse``: explicit schemas, JSON parsing that keeps the raw value, validation with a
+  quarantine reason, routing by event type.
+- ``sinks``: an idempotent PostgreSQL upsert for ``foreachBatch`` (batch-id ledger, in-batch
+  dedupe, one transaction per batch) and the checkpoint layout.
+
+Importing this package never starts Spark, Kafka or PostgreSQL.
+"""
