@@ -41,28 +41,19 @@ SPARK_ROWS = {label for label, *_ in CELLS[2:]}
 # per-cell overhead is made of (restored afterwards).
 _SAVE = """
 import pyspark_kernel.extension as _bench_x
-# temp views are listed by catalog.temp_views(spark, code) or, in newer code, by
-# catalog.ViewCatalog(spark).temp_views(code)
-_bench_vc = getattr(_bench_x.catalog, 'ViewCatalog', None)
-_bench_saved = (
-    _bench_x.CellProgress,
-    _bench_x.catalog.temp_views,
-    _bench_vc.temp_views if _bench_vc is not None else None,
-)
+# temp views are listed by catalog.ViewCatalog(spark).temp_views(code, listing)
+_bench_vc = _bench_x.catalog.ViewCatalog
+_bench_saved = (_bench_x.CellProgress, _bench_vc.temp_views)
 class _BenchNoProgress:
     job_ids = []
     def __init__(self, *args, **kwargs):
         pass
-    def finish(self, state):
+    def finish(self, state, used_spark=True):
         return []
 def _bench_no_views():
-    _bench_x.catalog.temp_views = lambda spark, code: {}
-    if _bench_vc is not None:
-        _bench_vc.temp_views = lambda self, code: {}
+    _bench_vc.temp_views = lambda self, code, listing=None: {}
 def _bench_restore():
-    _bench_x.CellProgress, _bench_x.catalog.temp_views = _bench_saved[:2]
-    if _bench_vc is not None:
-        _bench_vc.temp_views = _bench_saved[2]
+    _bench_x.CellProgress, _bench_vc.temp_views = _bench_saved
 """
 _NO_PROGRESS = "_bench_x.CellProgress = _BenchNoProgress"
 _NO_VIEWS = "_bench_no_views()"

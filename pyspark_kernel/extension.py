@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import errors, remote
+from . import errors, jvmcalls, remote
 from .capture import CellCapture, JvmOutputRouter
 from .config import SparkSettings
 from .iopub import Publisher
@@ -68,6 +68,7 @@ class _Cell:
     views: dict[str, str] = field(default_factory=dict)
     progress: CellProgress | remote.ConnectProgress | None = None
     shown_expression: bool = False
+    jvm_calls: int | None = None  # the session's count of JVM calls as the cell began
     interrupted: bool = False
     timed_out: bool = False
     timer: threading.Timer | None = None
@@ -93,6 +94,8 @@ class SparkExtension:
         self._bound_generation = -1
         # JVM handles of the current session, fetched once (not in every cell)
         self._handles: tuple[int, JobTracker | None, catalog.ViewCatalog] | None = None
+        # (session generation, JVM call count) -> the view names listed then
+        self._views_listed: tuple[tuple[int, int | None], catalog.Listing] | None = None
         self._thread_ready = False  # setInterruptOnCancel done on the main thread's JVM thread
         self.streaming: Any = None  # streaming.StreamingSupport, set by register()
 
@@ -145,6 +148,12 @@ class SparkExtension:
 
     # -- before a cell ---------------------------------------------------------------------
     def pre_run_cell(self, info: Any) -> None:
+        with jvmcalls.internal():
+            self._pre_run_cell(info)
+        if self.cell is not None:
+            self.cell.jvm_calls = self.session.jvm_calls
+
+    def _pre_run_cell(self, info: Any) -> None:
         code = info.raw_cell or ""
         record = ExecutionRecord(execution_count=self.shell.execution_count)
         capture = CellCapture().__enter__()
@@ -213,7 +222,8 @@ class SparkExtension:
                     show_after=self.settings.progress_after,
                 )
             if self.settings.detect:
-                cell.views = self._spark_handles(spark)[2].temp_views(cell.code)
+                views = self._spark_handles(spark)[2]
+                cell.views = views.temp_views(cell.code, self._listing(views))
         except Exception as exc:  # the JVM may have died just now
             if self.session.is_remote and self._connect_lost(exc):  # Spark Connect
                 self.shell.user_ns["spark"] = _Unavailable(self.session.describe_error())
@@ -229,6 +239,16 @@ class SparkExtension:
             self._handles = (generation, jobs, catalog.ViewCatalog(spark))
             self._thread_ready = False
         return self._handles
+
+    def _listing(self, views: catalog.ViewCatalog) -> catalog.Listing | None:
+        """The session's view names: those listed last while no call was made to the JVM
+        since (by a cell or any thread), else a new listing. None on Spark Connect."""
+        key = (self.session.generation, self.session.jvm_calls)
+        if key[1] is None:
+            return None
+        if self._views_listed is None or self._views_listed[0] != key:
+            self._views_listed = (key, views.names())
+        return self._views_listed[1]
 
     def _arm_interrupt(self, cell: _Cell) -> None:
         if threading.current_thread() is threading.main_thread():
@@ -285,6 +305,12 @@ class SparkExtension:
         cell = self.cell
         if cell is None:
             return
+        calls = self.session.jvm_calls
+        used_spark = calls is None or calls != cell.jvm_calls
+        with jvmcalls.internal():
+            self._post_run_cell(cell, result, used_spark)
+
+    def _post_run_cell(self, cell: _Cell, result: Any, used_spark: bool) -> None:
         self.cell = None
         if cell.timer is not None:
             cell.timer.cancel()
@@ -302,7 +328,9 @@ class SparkExtension:
         alive = self.session.check_alive()
         if cell.progress is not None:
             state = {"success": "done", "interrupted": "cancelled"}.get(record.status, "failed")
-            record.spark_job_ids = cell.progress.finish(state) if alive else cell.progress.job_ids
+            record.spark_job_ids = (
+                cell.progress.finish(state, used_spark) if alive else cell.progress.job_ids
+            )
         if cell.interrupted:
             self._thread_ready = False  # py4j replaced the main thread's connection
         if cell.tag and alive:
@@ -385,7 +413,8 @@ class SparkExtension:
         views: list[str] = []
         try:
             if cell.tag is not None:  # views were listed before the cell ran
-                after_views = self._spark_handles(spark)[2].temp_views(cell.code)
+                catalog_ = self._spark_handles(spark)[2]
+                after_views = catalog_.temp_views(cell.code, self._listing(catalog_))
                 views = detect.changed_views(cell.views, after_views, cell.code)
         except Exception as exc:
             record.result_source, record.result_error = "read_error", errors.headline(exc)

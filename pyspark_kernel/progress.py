@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from .iopub import Publisher
+from .jvmcalls import internal
 from .mimetypes import PROGRESS
 
 MIN_INTERVAL = 0.25  # seconds between updates: at most 4 per second
@@ -99,10 +100,13 @@ class CellProgress(ProgressDisplay):
         self._thread = threading.Thread(target=self._run, name="spark-progress", daemon=True)
         self._thread.start()
 
-    def finish(self, state: str) -> list[int]:
-        """Stop polling, publish the summary (if any job ran) and return the job ids."""
+    def finish(self, state: str, used_spark: bool = True) -> list[int]:
+        """Stop polling, publish the summary (if any job ran) and return the job ids.
+        A cell that made no JVM call (`used_spark` false) ran no job: nothing is asked."""
         self._stop.set()
         self._thread.join(2.0)
+        if not used_spark:
+            return self.job_ids
         try:
             payload = self._snapshot(state)
         except Exception:  # the JVM may be gone (killed, stopped)
@@ -112,6 +116,10 @@ class CellProgress(ProgressDisplay):
         return self.job_ids
 
     def _run(self) -> None:
+        with internal():
+            self._poll()
+
+    def _poll(self) -> None:
         while not self._stop.wait(MIN_INTERVAL):
             try:
                 payload = self._snapshot("running")

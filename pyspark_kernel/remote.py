@@ -170,7 +170,7 @@ class ConnectProgress(ProgressDisplay):
             self._publish(payload)
             self._last_sent = now
 
-    def finish(self, state: str) -> list[int]:
+    def finish(self, state: str, used_spark: bool = True) -> list[int]:
         """Stop listening, publish the summary (if shown or due); no job ids to return."""
         try:
             self._spark.removeProgressHandler(self)

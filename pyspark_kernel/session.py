@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import SettingsError, SparkSettings
+from .jvmcalls import CallCounter
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class SessionManager:
         self._lost_reason: str | None = None  # Connect: why the server is gone for this session
         self._startup_lines: deque[str] = deque(maxlen=12)
         self._pipes: list[_Pipe] = []  # the JVM's stdout and stderr, read by threads
+        self.calls: CallCounter | None = None  # Py4J calls to the current JVM
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
@@ -107,6 +109,14 @@ class SessionManager:
     @property
     def ready(self) -> bool:
         return self.state == "ready"
+
+    @property
+    def jvm_calls(self) -> int | None:
+        """Calls made to the driver JVM outside the kernel's hooks; None on Spark Connect
+        or without a session (then every cell counts as one that used Spark)."""
+        if self.calls is None or self._connected or self.state != "ready":
+            return None
+        return self.calls.calls
 
     @property
     def is_remote(self) -> bool:
@@ -322,6 +332,7 @@ class SessionManager:
         for fd in writers:
             os.close(fd)
         self._proc = gateway.proc
+        self.calls = CallCounter(gateway._gateway_client)
         sc = SparkContext(conf=conf, gateway=gateway)
         sc.setLogLevel(self.settings.log_level)
         return SparkSession(sc)

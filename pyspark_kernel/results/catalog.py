@@ -1,6 +1,7 @@
 """Temporary views of a session, as ``name -> fingerprint`` for the view detection rule.
 
-Listing costs one JVM call per kind of view. A fingerprint (the identity of the view's
+Listing costs two JVM calls per kind of view; a listing can be reused while no other call
+was made to the JVM (see `jvmcalls`). A fingerprint (the identity of the view's
 plan object) is taken only for views the cell's code names, so "replaced" is seen for
 ``createOrReplaceTempView('x')`` / ``CREATE OR REPLACE TEMP VIEW x`` in the cell itself;
 views a cell creates by other means are seen as new by name.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
+
+Listing = tuple[tuple[str, ...], tuple[str, ...]]  # session views, global views (unqualified)
 
 
 class ViewCatalog:
@@ -24,16 +27,22 @@ class ViewCatalog:
             self._manager = self._catalog.globalTempViewManager()
             self._prefix = spark.conf.get("spark.sql.globalTempDatabase", "global_temp")
 
-    def temp_views(self, code: str) -> dict[str, str]:
-        """Session and global temporary views, qualified (``global_temp.name``)."""
+    def names(self) -> Listing:
+        """The names of the session's temporary views and of the global ones (classic)."""
+        local = _split(self._catalog.listLocalTempViews("*").mkString("\x01"))
+        global_ = _split(self._manager.listViewNames("*").mkString("\x01"))
+        return tuple(_unquote(n) for n in local), tuple(global_)
+
+    def temp_views(self, code: str, listing: Listing | None = None) -> dict[str, str]:
+        """Session and global temporary views, qualified (``global_temp.name``); `listing`
+        is a still-current result of `names()`."""
         if not self._classic:
             rows = self._spark.sql("SHOW VIEWS IN global_temp").collect()
             return {
                 (f"{r.namespace}.{r.viewName}" if r.namespace else r.viewName): "" for r in rows
             }
         catalog, manager, jvm = self._catalog, self._manager, self._jvm
-        local = [_unquote(n) for n in _split(catalog.listLocalTempViews("*").mkString("\x01"))]
-        global_ = _split(manager.listViewNames("*").mkString("\x01"))
+        local, global_ = listing if listing is not None else self.names()
         words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code.lower()))
         views: dict[str, str] = {}
         for name in local:
@@ -43,11 +52,6 @@ class ViewCatalog:
             mark = _identity(jvm, manager.get(name)) if name.lower() in words else ""
             views[f"{self._prefix}.{name}"] = mark
         return views
-
-
-def temp_views(spark: Any, code: str) -> dict[str, str]:
-    """Session and global temporary views of `spark` (fetching the handles each time)."""
-    return ViewCatalog(spark).temp_views(code)
 
 
 def _identity(jvm: Any, option: Any) -> str:

@@ -38,3 +38,13 @@ class PySparkKernelConformance(jupyter_kernel_test.KernelTests):
     # jupyter_kernel_test's range check fails for plain ipykernel too: not declared.
     supported_history_operations = ("tail", "search")
     code_clear_output = "from IPython.display import clear_output; clear_output()"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The session starts in the background: wait for it once, so that the samples'
+        # 15 s reply timeout measures the cells, not a JVM starting on a busy machine.
+        reply = cls.kc.execute_interactive(
+            "spark.range(1).count()", timeout=300, output_hook=lambda msg: None
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]

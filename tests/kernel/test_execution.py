@@ -2,6 +2,7 @@
 errors, magics and the three result-detection rules."""
 
 import json
+import time
 
 import pytest
 
@@ -127,6 +128,30 @@ def test_view_rule_new_and_replaced_and_global(kernel):
         kernel.run("spark.sql('CREATE OR REPLACE GLOBAL TEMP VIEW g_rule AS SELECT 1 AS one')")
     )
     assert (t["source"], t["view_name"], t["rows"]) == ("view", "global_temp.g_rule", [[1]])
+
+
+def test_view_rule_sees_views_made_in_threads_and_not_those_made_between_cells(kernel):
+    # A cell whose only Spark call runs in a thread it starts: its view is its result.
+    code = (
+        "import threading\n"
+        "t = threading.Thread(target=lambda: spark.range(3).createOrReplaceTempView('v_thread'))\n"
+        "t.start(); t.join()"
+    )
+    t = table(kernel.run(code))
+    assert (t["source"], t["view_name"], len(t["rows"])) == ("view", "v_thread", 3)
+    # A view a thread creates after its cell ended is not the next cell's result.
+    kernel.run(
+        "import time\n"
+        "threading.Thread(target=lambda: (time.sleep(1), spark.range(2).createOrReplaceTempView('v_late'))).start()"
+    )
+    time.sleep(3)
+    run = kernel.run("n_views = len(spark.catalog.listTables())")
+    assert not run.data(TABLE)
+    assert kernel.value("'v_late' in [t.name for t in spark.catalog.listTables()]") is True
+    # A cell that makes no Spark call shows no result and no progress, and records no job.
+    run = kernel.run("x_plain = 41 + 1")
+    assert not run.data(TABLE)
+    assert kernel.value("__import__('pyspark_kernel').last_record()['spark_job_ids']") == []
 
 
 def test_variable_rule_takes_the_last_bound_dataframe(kernel):
