@@ -1,9 +1,11 @@
 """``python -m benchmarks [--quick] [--out benchmarks/results.json]``.
 
 Runs, in this order (fresh kernels are needed first): time to first result, per-cell
-overhead, result preview vs data size, interrupt. Writes the results file, a Markdown
+overhead, result preview vs data size, interrupt, streaming (Kafka broker start, throughput
+kernel vs spark-submit, end-to-end latency), cluster and Spark Connect (full mode only),
+batch runs (full mode only). Writes the results file, a Markdown
 summary (README.md) and a plot (preview_vs_rows.png) next to it, and leaves no kernel and
-no Spark JVM running.
+no Spark JVM running (and stops the Kafka broker if it started it).
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from typing import Any
 
 import psutil
 
-from . import environment, interrupt, overhead, preview, report, startup
+from . import batch, cluster, environment, interrupt, overhead, preview, report, startup, streaming
 from .harness import BenchKernel, alive, end_processes, log, stopwatch
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("startup", "overhead", "preview", "interrupt")
+BENCHMARKS = ("startup", "overhead", "preview", "interrupt", "streaming", "cluster", "batch")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,12 @@ class Profile:
     preview_kernel_repeats: int
     interrupt_samples: int
     ablation_repeats: int
+    stream_events: int
+    stream_passes: int
+    latency_samples: int
+    cluster_warmup: int
+    cluster_repeats: int  # 0: the cluster / Spark Connect benchmark is skipped
+    batch: bool  # nbconvert and `pyspark-kernel demo` wall times
 
 
 QUICK = Profile(
@@ -46,12 +54,18 @@ QUICK = Profile(
     warmup=2,
     repeats=6,
     hook_repeats=3,
-    kernel_max_exp=10,
-    seed_max_exp=7,
+    kernel_max_exp=9,
+    seed_max_exp=6,
     preview_repeats=1,
     preview_kernel_repeats=2,
     interrupt_samples=1,
     ablation_repeats=0,
+    stream_events=3_000,
+    stream_passes=1,
+    latency_samples=3,
+    cluster_warmup=0,
+    cluster_repeats=0,
+    batch=False,
 )
 FULL = Profile(
     startup_samples=3,
@@ -64,6 +78,12 @@ FULL = Profile(
     preview_kernel_repeats=5,
     interrupt_samples=3,
     ablation_repeats=20,
+    stream_events=100_000,
+    stream_passes=2,
+    latency_samples=20,
+    cluster_warmup=2,
+    cluster_repeats=10,
+    batch=True,
 )
 
 
@@ -85,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default=",".join(BENCHMARKS),
-        help=f"comma-separated subset of {','.join(BENCHMARKS)} (startup always runs: it starts the kernels)",
+        help=f"comma-separated subset of {','.join(BENCHMARKS)} (startup always runs: it starts the kernels; once per kernel when not selected)",
     )
     parser.add_argument(
         "--report-only",
@@ -115,10 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     environment.warm_file_cache()
     kernels: dict[str, BenchKernel] = {}
     started_kernels: list[BenchKernel] = []
+    broker = streaming.Broker()
     try:
         with stopwatch("2. time to first result") as sw:
+            # one start of each kernel when the startup benchmark itself is not selected
+            samples = profile.startup_samples if "startup" in only else 1
             results["time_to_first_result"], kernels = startup.run(
-                profile.startup_samples, log_dir, started_kernels
+                samples, log_dir, started_kernels
             )
         results["time_to_first_result"]["runtime_s"] = sw["seconds"]
         results["time_to_first_result"]["machine_load"] = sw
@@ -153,6 +176,46 @@ def main(argv: list[str] | None = None) -> int:
                 "4. interrupt",
                 lambda: interrupt.run(kernels, profile.interrupt_samples, explain=not args.quick),
             ),
+            ("streaming", "kafka_broker", "5. Kafka broker start", broker.start),
+            (
+                "streaming",
+                "streaming",
+                "5-6. streaming throughput and latency",
+                lambda: streaming.run(
+                    kernels,
+                    broker,
+                    profile.stream_events,
+                    profile.stream_passes,
+                    profile.latency_samples,
+                    log_dir,
+                ),
+            ),
+            (
+                "cluster",
+                "cluster_connect",
+                "7. local[2] vs standalone cluster vs Spark Connect",
+                lambda: (
+                    cluster.run(
+                        kernels,
+                        profile.cluster_warmup,
+                        profile.cluster_repeats,
+                        log_dir,
+                        started_kernels,
+                    )
+                    if profile.cluster_repeats
+                    else {"skipped": "full mode only (each service takes 30-60 s to start)"}
+                ),
+            ),
+            (
+                "batch",
+                "batch",
+                "8. batch runs",
+                lambda: (
+                    batch.run(log_dir)
+                    if profile.batch
+                    else {"skipped": "full mode only (each run starts a kernel)"}
+                ),
+            ),
         ]
         for key, field, label, step in steps:
             if key not in only:
@@ -170,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
     finally:
         results["cleanup"] = _shut_down(started_kernels, begun)
+        try:
+            broker.stop()
+        except Exception as exc:
+            results["errors"].append(f"stopping the Kafka broker: {type(exc).__name__}: {exc}")
 
     results["runtime_s"] = round(time.monotonic() - started, 1)
     # the brief's order: 1 overhead, 2 first result, 3 preview, 4 interrupt
@@ -182,14 +249,61 @@ def main(argv: list[str] | None = None) -> int:
         "time_to_first_result",
         "preview_vs_rows",
         "interrupt",
+        "kafka_broker",
+        "streaming",
+        "cluster_connect",
+        "batch",
         "cleanup",
         "errors",
+        "merged_runs",
+        "environment_of_kept_sections",
     ]
+    if only != set(BENCHMARKS) and out.exists():
+        keep_previous(results, json.loads(out.read_text()), only)
     results = {k: results[k] for k in order if k in results}
     out.write_text(json.dumps(results, indent=1) + "\n")
     _write_reports(results, out.parent)
     log(f"wrote {out}, README.md and the plot; {results['runtime_s']:.0f} s in all")
     return 1 if results["errors"] else 0
+
+
+# the results-file sections each benchmark writes
+SECTIONS = {
+    "startup": ["time_to_first_result"],
+    "overhead": ["per_cell_overhead"],
+    "preview": ["preview_vs_rows"],
+    "interrupt": ["interrupt"],
+    "streaming": ["kafka_broker", "streaming"],
+    "cluster": ["cluster_connect"],
+    "batch": ["batch"],
+}
+
+
+def keep_previous(results: dict[str, Any], previous: dict[str, Any], only: set[str]) -> None:
+    """With ``--only``, keep the sections of the benchmarks not run now from the previous
+    results file (its ``time_to_first_result`` too: with ``--only`` the kernels start once),
+    and say in ``merged_runs`` which run each part comes from."""
+    kept = [
+        field
+        for name, fields in SECTIONS.items()
+        if name not in only
+        for field in fields
+        if field in previous
+    ]
+    if not kept:
+        return
+    for field in kept:
+        results[field] = previous[field]
+    env = previous.get("environment", {})
+    mode = "quick" if previous.get("quick") else "full"
+    notes = previous.get("merged_runs") or [
+        f"Sections {', '.join(f'`{f}`' for f in kept)} come from an earlier {mode} run "
+        f"measured on {env.get('date', '?')} ({previous.get('runtime_s', '?')} s, commit "
+        f"{env.get('git', {}).get('commit', '?')[:10]}; its environment is kept in "
+        "results.json as `environment_of_kept_sections`); the rest from this run."
+    ]
+    results["merged_runs"] = notes
+    results["environment_of_kept_sections"] = previous.get("environment_of_kept_sections", env)
 
 
 def _write_reports(results: dict[str, Any], folder: Path) -> None:

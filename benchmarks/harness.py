@@ -106,9 +106,10 @@ class Cell:
 class BenchKernel:
     """A kernel started by name, with its client, process ids and a log file."""
 
-    def __init__(self, name: str, log_dir: Path) -> None:
+    def __init__(self, name: str, log_dir: Path, env: dict[str, str] | None = None) -> None:
         self.name = name
         self.log_dir = log_dir
+        self.env = dict(env or {})  # extra environment for the kernel process
         self.km: KernelManager | None = None
         self.kc: Any = None
         self.pid: int | None = None
@@ -128,7 +129,7 @@ class BenchKernel:
         self.km = KernelManager(kernel_name=self.name)
         self.started_at, self.started_wall = time.monotonic(), time.time()
         self.km.start_kernel(
-            env={**os.environ, **KERNEL_ENV}, stdout=self._log, stderr=subprocess.STDOUT
+            env={**os.environ, **KERNEL_ENV, **self.env}, stdout=self._log, stderr=subprocess.STDOUT
         )
         self.pid = _kernel_pid(self.km)
         self.kc = self.km.client()

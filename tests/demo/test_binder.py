@@ -1,0 +1,111 @@
+"""Binder's build, played as far as this machine can without Docker.
+
+repo2docker installs ``binder/apt.txt`` (here: Java and Maven are already on the machine),
+runs ``pip install -r binder/requirements.txt`` from the repository root, then
+``binder/postBuild``, and starts every session through ``binder/start``. The same steps
+run here in one fresh virtual environment, on a copy of the repository as a clone has it
+(tracked and new files, nothing ignored) plus the lab extension this checkout built, with
+Jupyter's and this project's folders private to the test; the session command is a
+headless run of the quickstart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytestmark = [pytest.mark.binder, pytest.mark.timeout(3600)]
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILT_EXTENSION = "pyspark_kernel/labextension"
+
+
+def checkout(target: Path) -> Path:
+    """The files a clone of this work tree would have, plus the built lab extension (a
+    Binder build runs ``jlpm`` for it; CI's install covers that step)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, check=True, timeout=60,
+    ).stdout.decode()  # fmt: skip
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    built = ROOT / BUILT_EXTENSION
+    if not (built / "package.json").is_file():
+        pytest.skip("the lab extension is not built in this checkout")
+    # install.json comes from pyspark_kernel/resources (see pyproject's shared-data).
+    shutil.copytree(built, target / BUILT_EXTENSION, ignore=shutil.ignore_patterns("install.json"))
+    return target
+
+
+def step(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> str:
+    done = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, f"{command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def test_binder_build_then_start_runs_the_quickstart(tmp_path: Path) -> None:
+    repo = checkout(tmp_path / "repo")
+    binder = repo / "binder"
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONPATH", "VIRTUAL_ENV", "KAFKA_BOOTSTRAP_SERVERS", "POSTGRES_URL"}
+        and not k.startswith(("PYSPARK_KERNEL_", "JUPYTER_"))
+    }
+    env |= {
+        "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        "VIRTUAL_ENV": str(venv),
+        "PYSPARK_KERNEL_CACHE": str(tmp_path / "cache"),
+        "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    step(["pip", "install", "-q", "-r", str(binder / "requirements.txt")], repo, env, 2400)
+    built = step([str(binder / "postBuild")], repo, env, 1200)
+    assert "jars:" in built
+    specs = json.loads(step(["jupyter", "kernelspec", "list", "--json"], repo, env, 60))
+    spec = specs["kernelspecs"]["pyspark"]  # the Binder environment's, not this one's
+    assert spec["resource_dir"].startswith(str(venv))
+    assert spec["spec"]["argv"][0].startswith(str(venv))
+    assert "spark.driver.memory=512m" in spec["spec"]["argv"]
+    out = tmp_path / "executed"
+    try:
+        session = step(
+            [str(binder / "start"), "jupyter", "nbconvert", "--to", "notebook", "--execute",
+             "notebooks/01-quickstart.ipynb", "--output-dir", str(out)],
+            repo, env, 1200,
+        )  # fmt: skip
+        assert "Kafka: 127.0.0.1:" in session and "PostgreSQL: started" in session
+    finally:
+        for service in ("kafka", "postgres"):
+            subprocess.run(
+                ["pyspark-kernel", service, "stop"], cwd=repo, env=env, timeout=120, check=False
+            )
+    nb = nbformat.read(out / "01-quickstart.ipynb", as_version=4)
+    errors = [
+        (i, o.ename)
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and "raises-exception" not in c.metadata.get("tags", [])
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
+    assert errors == []
+    assert any(
+        "application/vnd.pyspark-kernel.table.v1+json" in o.get("data", {})
+        for c in nb.cells
+        for o in c.get("outputs", [])
+    )

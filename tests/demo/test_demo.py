@@ -1,0 +1,126 @@
+"""``pyspark-kernel demo`` and ``pytest --nbval notebooks/``: the bundled notebooks, run for real.
+
+The nbval run is the one place where every bundled notebook executes (several minutes
+each on 2 cores); the demo itself runs the quickstart only, plus a failing notebook.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from pyspark_kernel.demo import environment, services
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / ".ci" / "artifacts" / "demo"
+CHROMIUM = os.environ.get("PYSPARK_KERNEL_TEST_CHROMIUM", "/usr/bin/chromium")
+DEMO = [sys.executable, "-m", "pyspark_kernel", "demo"]
+
+
+def run(command: list[str], timeout: float, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+    )  # type: ignore[call-overload]
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+@pytest.mark.cluster
+@pytest.mark.timeout(3600)
+def test_nbval_passes_on_the_bundled_notebooks():
+    # The services are started (and stopped) here, as the demo does, so that the
+    # notebooks do not leave a broker or a server running.
+    with services({"kafka", "postgres"}) as env, environment(env):
+        done = run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--nbval",
+                "notebooks/",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+            ],
+            timeout=3500,
+        )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert re.search(r"\d+ passed", done.stdout) and " failed" not in done.stdout
+
+
+@pytest.fixture(scope="module")
+def quickstart(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp_path_factory.mktemp("demo") / "report"
+    return run([*DEMO, "--only", "01", "--out", str(out)], timeout=900), out
+
+
+@pytest.mark.timeout(900)
+def test_demo_runs_the_quickstart_and_writes_the_report(quickstart):
+    done, out = quickstart
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "[1/1] 01-quickstart.ipynb: ok" in done.stdout
+    assert "cell 13/13" in done.stdout and "report:" in done.stdout
+    assert sorted(p.name for p in out.iterdir()) == [
+        "01-quickstart.html", "01-quickstart.ipynb", "index.html", "logs",
+    ]  # fmt: skip
+    index = (out / "index.html").read_text()
+    assert "href='01-quickstart.html'" in index and "<td>ok</td>" in index
+    page = (out / "01-quickstart.html").read_text()
+    captions = re.findall(r"<caption[^>]*>(.*?)</caption>", page)
+    kinds = [c.split(" ")[0] for c in captions]
+    assert kinds[:3] == ["DataFrame", "View", "Parquet"], captions
+    assert "DataFrame sales: 3 rows" in captions[0]
+    assert page.count("pyspark-kernel-table") >= 4
+    nb = nbformat.read(out / "01-quickstart.ipynb", as_version=4)
+    assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.timeout(300)
+def test_a_page_of_the_report_renders_in_chromium(quickstart):
+    _done, out = quickstart
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    png = ARTIFACTS / "report.png"
+    png.unlink(missing_ok=True)
+    shot = run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--hide-scrollbars", f"--screenshot={png}", "--window-size=1280,1600",
+         (out / "01-quickstart.html").as_uri()],
+        timeout=240,
+    )  # fmt: skip
+    assert png.is_file(), shot.stderr[-2000:]
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
+
+
+@pytest.mark.timeout(600)
+def test_a_failing_cell_makes_the_demo_exit_nonzero_and_names_it(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A notebook that fails"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("spark.sql('SELECT * FROM missing_table')"),
+        nbformat.v4.new_code_cell("print('never reached')"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "pyspark", "display_name": "PySpark", "language": "python"}
+    nbformat.write(nb, folder / "bad.ipynb")
+    out = tmp_path / "report"
+    done = run([*DEMO, "--notebooks", str(folder), "--out", str(out)], timeout=540)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED: bad.ipynb cell 2 (spark.sql('SELECT * FROM missing_table'))" in done.stderr
+    assert "AnalysisException: [TABLE_OR_VIEW_NOT_FOUND]" in done.stderr
+    assert "kafka" not in done.stdout and "postgres" not in done.stdout  # none needed
+    executed = nbformat.read(out / "bad.ipynb", as_version=4)
+    assert executed.cells[3].outputs == []
+    assert "failed at cell 2" in (out / "index.html").read_text()
