@@ -1,9 +1,11 @@
-"""Shared fixtures: a real local SparkSession and real ``pyspark`` kernels."""
+"""Shared fixtures: a real local SparkSession, real ``pyspark`` kernels, and a real Kafka
+broker and PostgreSQL server in temporary folders (one each per test session)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -37,3 +39,39 @@ def kernel() -> Iterator[Kernel]:
     k = Kernel()
     yield k
     k.shutdown()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real PostgreSQL server for the session (pipeline and reliability tests)."""
+    from pyspark_kernel.services.postgres import LocalPostgres
+
+    server = LocalPostgres(tmp_path_factory.mktemp("pipeline-pg"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Kafka broker for the session (pipeline and reliability tests)."""
+    from pyspark_kernel.services.kafka import KafkaBroker
+
+    server = KafkaBroker(tmp_path_factory.mktemp("pipeline-kafka"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def new_database(server: Any) -> str:
+    """A fresh, empty database on ``server`` (a ``LocalPostgres``); returns its URL."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with server.connect(autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return str(server.url(name))
+
+
+@pytest.fixture(scope="session")
+def make_database(postgres_server: Any) -> Callable[[], str]:
+    """``make_database()`` creates a fresh database on ``postgres_server``; returns its URL."""
+    return lambda: new_database(postgres_server)
