@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="fewer repeats, seed toPandas up to 10^7 rows",
+        help="fewer repeats and smaller sizes (see QUICK in benchmarks/__main__.py)",
     )
     parser.add_argument(
         "--out",
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         "cleanup",
         "errors",
         "merged_runs",
-        "environment_of_kept_sections",
+        "section_runs",
     ]
     if only != set(BENCHMARKS) and out.exists():
         keep_previous(results, json.loads(out.read_text()), only)
@@ -282,7 +282,7 @@ SECTIONS = {
 def keep_previous(results: dict[str, Any], previous: dict[str, Any], only: set[str]) -> None:
     """With ``--only``, keep the sections of the benchmarks not run now from the previous
     results file (its ``time_to_first_result`` too: with ``--only`` the kernels start once),
-    and say in ``merged_runs`` which run each part comes from."""
+    and say in ``merged_runs`` which run each section comes from."""
     kept = [
         field
         for name, fields in SECTIONS.items()
@@ -292,18 +292,28 @@ def keep_previous(results: dict[str, Any], previous: dict[str, Any], only: set[s
     ]
     if not kept:
         return
+    origins = dict(previous.get("section_runs", {}))
     for field in kept:
         results[field] = previous[field]
-    env = previous.get("environment", {})
-    mode = "quick" if previous.get("quick") else "full"
-    notes = previous.get("merged_runs") or [
-        f"Sections {', '.join(f'`{f}`' for f in kept)} come from an earlier {mode} run "
-        f"measured on {env.get('date', '?')} ({previous.get('runtime_s', '?')} s, commit "
-        f"{env.get('git', {}).get('commit', '?')[:10]}; its environment is kept in "
-        "results.json as `environment_of_kept_sections`); the rest from this run."
+        origins.setdefault(field, _run_label(previous))
+    for field in results:
+        if field in {f for fields in SECTIONS.values() for f in fields} and field not in kept:
+            origins[field] = _run_label(results)
+    results["section_runs"] = origins
+    by_run: dict[str, list[str]] = {}
+    for field, label in origins.items():
+        if field in results:
+            by_run.setdefault(label, []).append(f"`{field}`")
+    results["merged_runs"] = [
+        f"Sections {', '.join(fields)}: {label}." for label, fields in by_run.items()
     ]
-    results["merged_runs"] = notes
-    results["environment_of_kept_sections"] = previous.get("environment_of_kept_sections", env)
+
+
+def _run_label(run: dict[str, Any]) -> str:
+    env = run.get("environment", {})
+    mode = "quick" if run.get("quick") else "full"
+    commit = env.get("git", {}).get("commit", "?")[:10]
+    return f"{mode} run of {env.get('date', '?')} at commit {commit}"
 
 
 def _write_reports(results: dict[str, Any], folder: Path) -> None:

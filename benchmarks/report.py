@@ -38,9 +38,10 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
         f"(pyspark_kernel sources sha256 {env.get('pyspark_kernel_code_sha256', '?')}). "
         "Raw samples: [`results.json`](results.json).",
         "",
-        "Rerun from the repository root (`--quick`: fewer repeats, the seed approach up to "
-        "10^7 rows, 20,000 streamed events and 5 latency samples, no cluster / Spark Connect "
-        "and no batch runs; kernel logs go to `benchmarks/out/logs/`). Durations depend "
+        "Rerun from the repository root (`--quick`: fewer repeats and smaller sizes, see "
+        "`profile` in results.json, and no cluster / Spark Connect or batch runs; "
+        "`--only NAME,...` reruns some benchmarks and keeps the others' sections; kernel "
+        "logs go to `benchmarks/out/logs/`). Durations depend "
         f"heavily on how busy the machine is: this run took {results['runtime_s']:.0f} s, see "
         "the load table at the end. The machine is shared: other sessions ran test suites "
         "(Spark, Kafka, clusters) on the same 2 cores during these runs, so absolute times "
