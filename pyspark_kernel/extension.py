@@ -111,7 +111,8 @@ class SparkExtension:
         formatter.for_type_by_name("pyspark.sql.dataframe", "DataFrame", self.format_frame)
         formatter.for_type_by_name("pyspark.pandas.frame", "DataFrame", self.format_frame)
         self.shell.set_custom_exc(errors.spark_error_types(), self.show_error)
-        logging.getLogger().addFilter(_quiet_py4j_interrupt)
+        for name in ("", "py4j.java_gateway", "py4j.clientserver"):  # filters do not inherit
+            logging.getLogger(name).addFilter(_quiet_py4j_interrupt)
         _quiet_pyspark_error_loggers()
         from .magics import SparkMagics
 
@@ -296,7 +297,8 @@ class SparkExtension:
                 else:
                     spark.sparkContext.cancelJobsWithTag(tag)
             except Exception as exc:
-                log.warning("could not cancel Spark jobs of %s: %s", tag, exc)
+                # the watchdog of `_await_cancelled` cancels the tag again
+                log.debug("could not cancel Spark jobs of %s: %s", tag, exc)
 
         threading.Thread(target=cancel, name="spark-cancel", daemon=True).start()
 
@@ -581,7 +583,13 @@ def _quiet_pyspark_error_loggers() -> None:
 
 
 def _quiet_py4j_interrupt(record: logging.LogRecord) -> bool:
-    """py4j logs a traceback when an interrupt lands in one of its calls; that is expected."""
+    """py4j logs a traceback when an interrupt lands in one of its calls, and when it then
+    closes that call's broken connection; both are expected."""
     return not str(record.msg).startswith(
-        ("KeyboardInterrupt while sending", "Error while sending")
+        (
+            "KeyboardInterrupt while sending",
+            "Error while sending",
+            "Exception occurred while shutting down connection",
+            "Exception while sending command",
+        )
     )
