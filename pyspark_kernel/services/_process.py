@@ -258,6 +258,7 @@ class LocalService(Generic[StateT]):
     """
 
     stop_signal = signal.SIGTERM
+    what = "service"  # how errors name it
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -270,6 +271,13 @@ class LocalService(Generic[StateT]):
     def _address(self, state: StateT) -> str:
         """What ``start()`` returns for a running service: its address or URL."""
         raise NotImplementedError
+
+    def running(self) -> StateT:
+        """The running service's state; `ServiceError` if it does not run."""
+        state = self.status()
+        if state is None:
+            raise ServiceError(f"no {self.what} runs in {self.data_dir}")
+        return state
 
     def _launch(self) -> str:
         """Start the service (the lock is held, it does not run) and return its address."""
@@ -317,3 +325,13 @@ class LocalService(Generic[StateT]):
     ) -> None:
         if self._started_here:
             self.stop()
+
+
+class ProcessService(LocalService[ServiceState]):
+    """A service that is one process, recorded in its state file (``address`` included)."""
+
+    def status(self) -> ServiceState | None:
+        return live_state(self.data_dir)
+
+    def _address(self, state: ServiceState) -> str:
+        return state.address

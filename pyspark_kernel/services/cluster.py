@@ -129,6 +129,8 @@ class StandaloneCluster(proc.LocalService[ClusterStatus]):
     says what runs); ``stop()`` stops the workers (and their executors), then the master.
     """
 
+    what = "Spark cluster"
+
     def __init__(
         self,
         data_dir: str | os.PathLike[str] | None = None,
@@ -169,10 +171,7 @@ class StandaloneCluster(proc.LocalService[ClusterStatus]):
     @property
     def master_url(self) -> str:
         """``spark://127.0.0.1:P`` of the running master."""
-        state = self.status()
-        if state is None:
-            raise ServiceError(f"no Spark cluster runs in {self.data_dir}")
-        return state.master_url
+        return self.running().master_url
 
     def _read_extra(self) -> dict[str, Any]:
         try:
@@ -312,12 +311,14 @@ def default_cluster_dir() -> Path:
 # -- Spark Connect server --------------------------------------------------------------------
 
 
-class ConnectServer(proc.LocalService[ServiceState]):
+class ConnectServer(proc.ProcessService):
     """A Spark Connect server on 127.0.0.1, kept in ``data_dir``.
 
     ``master`` is where the server's own driver runs its jobs (``local[*]`` by default, or
     a standalone master URL).
     """
+
+    what = "Spark Connect server"
 
     def __init__(
         self,
@@ -336,20 +337,10 @@ class ConnectServer(proc.LocalService[ServiceState]):
         self.conf = dict(conf or {})
         self.startup_timeout = startup_timeout
 
-    def status(self) -> ServiceState | None:
-        """The running server's state (``address`` is its ``sc://`` URL), or None."""
-        return proc.live_state(self.data_dir)
-
-    def _address(self, state: ServiceState) -> str:
-        return state.address
-
     @property
     def url(self) -> str:
-        """``sc://127.0.0.1:P`` of the running server."""
-        state = self.status()
-        if state is None:
-            raise ServiceError(f"no Spark Connect server runs in {self.data_dir}")
-        return state.address
+        """``sc://127.0.0.1:P`` of the running server (its state's ``address``)."""
+        return self.running().address
 
     @property
     def ui_url(self) -> str | None:

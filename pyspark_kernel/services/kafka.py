@@ -124,12 +124,14 @@ def create_topic(name: str, partitions: int = 1, bootstrap: str | None = None) -
         admin.close()
 
 
-class KafkaBroker(proc.LocalService[ServiceState]):
+class KafkaBroker(proc.ProcessService):
     """A local Kafka broker kept in ``data_dir``; start/stop/status work across processes.
 
     Used as a context manager it starts the broker and, on exit, stops it again if
     this object started it.
     """
+
+    what = "Kafka broker"
 
     def __init__(
         self,
@@ -145,20 +147,10 @@ class KafkaBroker(proc.LocalService[ServiceState]):
         self.startup_timeout = startup_timeout
 
     # -- state ---------------------------------------------------------------
-    def status(self) -> ServiceState | None:
-        """The running broker's state, or None if it does not run."""
-        return proc.live_state(self.data_dir)
-
-    def _address(self, state: ServiceState) -> str:
-        return state.address
-
     @property
     def bootstrap(self) -> str:
         """``host:port`` of the running broker."""
-        state = self.status()
-        if state is None:
-            raise ServiceError(f"no Kafka broker runs in {self.data_dir}")
-        return state.address
+        return self.running().address
 
     @property
     def log_file(self) -> Path:

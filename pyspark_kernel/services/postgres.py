@@ -100,10 +100,11 @@ class _Account:
         )  # fmt: skip
 
 
-class LocalPostgres(proc.LocalService[ServiceState]):
+class LocalPostgres(proc.ProcessService):
     """A PostgreSQL server kept in ``data_dir``; start/stop/status work across processes."""
 
     stop_signal = signal.SIGINT  # PostgreSQL's fast shutdown
+    what = "PostgreSQL server"
 
     def __init__(
         self,
@@ -126,10 +127,6 @@ class LocalPostgres(proc.LocalService[ServiceState]):
         """The server log."""
         return self.data_dir / LOG_FILE
 
-    def status(self) -> ServiceState | None:
-        """The running server's state, or None if it does not run."""
-        return proc.live_state(self.data_dir)
-
     def _address(self, state: ServiceState) -> str:
         return self.url()
 
@@ -138,9 +135,7 @@ class LocalPostgres(proc.LocalService[ServiceState]):
 
     def url(self, database: str = "postgres") -> str:
         """``postgresql://`` URL (with password) of the running server."""
-        state = self.status()
-        if state is None:
-            raise ServiceError(f"no PostgreSQL server runs in {self.data_dir}")
+        state = self.running()
         pw = quote(self._password(), safe="")
         return f"postgresql://{USER}:{pw}@{state.address}/{quote(database, safe='')}"
 
