@@ -114,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.report_only:
-        results = json.loads(args.out.read_text())
-        _write_reports(results, args.out.parent)
+        _write_reports(json.loads(args.out.read_text()), args.out.parent)
         return 0
     profile = QUICK if args.quick else FULL
     only = {name.strip() for name in args.only.split(",")}

@@ -82,7 +82,7 @@ class Cell:
         for m in self.messages:
             if m["msg_type"] == "error":
                 c = m["content"]
-                return f"{c['ename']}: {c['evalue']}"[:500]
+                return short_error(c["ename"], c["evalue"])
         if self.status not in {"ok", "unknown"}:
             return self.status
         return None
@@ -230,6 +230,16 @@ class BenchKernel:
         """Evaluate `expression` in the kernel; its repr must be a Python literal."""
         cell = self.ok(f"print(repr({expression}))", timeout)
         return ast.literal_eval(cell.stdout().strip())
+
+
+def short_error(ename: str, evalue: str) -> str:
+    """``ename: first line``, plus the last ``Caused by:`` of a Java stack trace."""
+    lines = [line.strip() for line in evalue.splitlines() if line.strip()]
+    text = f"{ename}: {lines[0] if lines else ''}"
+    causes = [line for line in lines if line.startswith("Caused by:")]
+    if causes:
+        text += f" ({causes[-1]})"
+    return text[:300]
 
 
 def header_date(msg: dict[str, Any]) -> dt.datetime | None:

@@ -8,10 +8,13 @@ type gives a null field. So the raw string is kept, the value is also parsed as 
 - ``empty_value``: a null (tombstone) or zero-length value;
 - ``too_large``: a value over ``MAX_VALUE_BYTES``;
 - ``invalid_utf8``: bytes that are not UTF-8 (Spark would otherwise keep them as they are);
-- ``invalid_json``: not a JSON object;
+- ``invalid_json``: not a JSON object, or text after its closing brace (Spark's JSON
+  readers stop at the end of the first value and ignore what follows; a second object
+  glued on, ``{...}{...}``, still passes: it ends in a brace too);
 - ``missing_field:<name>``, ``unknown_event_type``;
-- ``wrong_type:<name>``: a typed field that does not parse as its type, or a text field
-  whose JSON value is not a string (``{"user_id": {...}}`` would otherwise be kept as text);
+- ``wrong_type:<name>``: a typed field that does not parse as its type, a text field whose
+  JSON value is not a string (``{"user_id": {...}}`` would otherwise be kept as text), or a
+  ``timestamp`` that is not a string (Spark reads a number there as epoch seconds);
 - ``invalid_value:amount``: ``NaN`` or an infinite amount;
 - ``future_event_time``: an event time more than ``MAX_AHEAD`` after the processing time
   (``current_timestamp()``, the micro-batch's time in a stream). Such an event would advance
@@ -76,10 +79,11 @@ def reason_column(raw: Column, event: Column, max_ahead: str = MAX_AHEAD) -> Col
         (raw.isNull() | (F.octet_length(raw) == 0), "empty_value"),
         (F.octet_length(raw) > MAX_VALUE_BYTES, "too_large"),
         (~F.is_valid_utf8(raw), "invalid_utf8"),
-        (fields.isNull(), "invalid_json"),
+        (fields.isNull() | ~raw.rlike(r"(?s)^\s*\{.*\}\s*$"), "invalid_json"),
     ]
     rules += [(absent(name), f"missing_field:{name}") for name in COMMON]
     rules += [(not_text(name), f"wrong_type:{name}") for name in ("event_id", "event_type")]
+    rules.append((not_text("timestamp"), "wrong_type:timestamp"))
     rules.append((~event["event_type"].isin(*EVENT_TYPES), "unknown_event_type"))
     for kind, names in REQUIRED.items():
         is_kind = event["event_type"] == kind

@@ -58,6 +58,10 @@ def test_a_valid_sale_has_no_reason_and_typed_fields(spark):
         (without("amount"), "missing_field:amount"),
         ({**SALE, "amount": "a lot"}, "wrong_type:amount"),
         ({**SALE, "timestamp": "yesterday"}, "wrong_type:timestamp"),
+        ({**SALE, "timestamp": 1767225601}, "wrong_type:timestamp"),  # epoch seconds
+        (json.dumps(SALE).encode() + b" trailing text", "invalid_json"),
+        (json.dumps(SALE).encode() + b"]", "invalid_json"),
+        (b"  " + json.dumps(SALE).encode() + b"\n", None),  # surrounding whitespace is fine
         ({**SALE, "event_type": "refund"}, "unknown_event_type"),
         ({**without("amount"), "event_type": "lead", "email": "a@b", "source": "web"}, None),
         ({**SALE, "event_type": "lead"}, "missing_field:email"),
