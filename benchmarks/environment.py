@@ -86,7 +86,10 @@ def _git(repo: Path) -> dict[str, Any]:
         ).stdout.strip()
 
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+        # the code that runs: the kernel and the benchmarks, not their results or the docs
+        code = ("pyspark_kernel", "benchmarks/*.py", "notebooks/*.ipynb", "pyproject.toml")
+        changed = git("status", "--porcelain", "--", *code)
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(changed)}
     except (OSError, subprocess.TimeoutExpired):
         return {}
 

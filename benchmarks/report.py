@@ -43,9 +43,8 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
         "`--only NAME,...` reruns some benchmarks and keeps the others' sections; kernel "
         "logs go to `benchmarks/out/logs/`). Durations depend "
         f"heavily on how busy the machine is: this run took {results['runtime_s']:.0f} s, see "
-        "the load table at the end. The machine is shared: other sessions ran test suites "
-        "(Spark, Kafka, clusters) on the same 2 cores during these runs, so absolute times "
-        "are inflated and noisy; ratios from interleaved runs suffer less.",
+        "the load table at the end. Other work on the same cores inflates absolute times and "
+        "makes them noisy; ratios from interleaved runs suffer less.",
         "",
         *[line for note in results.get("merged_runs", []) for line in (note, "")],
         "```",
@@ -548,3 +547,85 @@ def _batch(r: dict[str, Any] | None) -> list[str]:
         else:
             out.append(f"| {label} | {_s(row.get('wall_s'))} | {row.get('returncode')} |")
     return [*out, ""]
+
+
+SUMMARY_START = "<!-- benchmarks summary: written by python -m benchmarks (full run) -->"
+SUMMARY_END = "<!-- end of benchmarks summary -->"
+
+
+def _median(section: dict[str, Any], *keys: str) -> float | None:
+    value: Any = section
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value.get("median_ms") if isinstance(value, dict) else None
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    """The headline numbers of a full run, for the project README."""
+    env = results["environment"]
+    rows: list[tuple[str, str, str]] = []
+    over = {r["cell"]: r for r in results.get("per_cell_overhead", {}).get("rows", [])}
+    for cell in ("pass", "spark.range(10).count()", "spark.sql('select 1').collect()"):
+        if cell in over:
+            r = over[cell]
+            rows.append((f"cell `{cell}`", f"{r['extra_median_ms']:+.1f} ms",
+                         f"{_x(r['ratio_median'])} of plain"))  # fmt: skip
+    first = results.get("time_to_first_result", {})
+    ratio = first.get("ratio_pyspark_over_plain_median", {}).get("first_count_s")
+    count = _median(first, "summary", PYSPARK, "first_count_s")
+    if count is not None:
+        rows.append(
+            ("kernel start → first `count()`", _s(count / 1000) + " s", f"{_x(ratio)} of plain")
+        )
+    preview = results.get("preview_vs_rows", {})
+    if "kernel_largest_over_smallest" in preview:
+        seed = [r for r in preview.get("seed_over_kernel", []) if r.get("seed_over_kernel")]
+        versus = f"seed `toPandas()` {_x(seed[-1]['seed_over_kernel'])} slower at " + power(
+            seed[-1]["rows"]
+        ) if seed else ""  # fmt: skip
+        rows.append(("preview, 10^3 → 10^10 rows", f"{_x(preview['kernel_largest_over_smallest'])}"
+                     " (flat)", versus))  # fmt: skip
+    stop = results.get("interrupt", {}).get("summary", {})
+    if PYSPARK in stop:
+        idle = _median(stop, PYSPARK, "interrupt_to_idle")
+        left = stop.get(PLAIN, {})
+        rows.append(("interrupt → idle", f"{_s((idle or 0) / 1000)} s, no job left",
+                     f"plain left the job running {left.get('runs_with_job_still_running')} of "
+                     f"{left.get('runs')}"))  # fmt: skip
+    stream = results.get("streaming", {})
+    through = stream.get("throughput", {})
+    if "ratio_kernel_over_spark_submit_last_pass" in through:
+        rows.append(("Kafka → Spark → Parquet", "exactly once" if through.get("exactly_once")
+                     else "NOT exactly once",
+                     f"events/s {_x(through['ratio_kernel_over_spark_submit_last_pass'])} of spark-submit"))  # fmt: skip
+    latency = _median(stream, "latency", "produce_to_visible")
+    if latency is not None:
+        rows.append(("produce → visible (100 ms trigger)", f"{_ms(latency)} ms", ""))
+    batch = results.get("batch", {})
+    if "demo" in batch:
+        rows.append(("`pyspark-kernel demo` (4 notebooks)", f"{batch['demo']['wall_s']:.0f} s", ""))
+    table = ["| measure | pyspark kernel | vs the alternative |", "|---|---:|---|"]
+    table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return [
+        f"Latest full run: {env['date'][:10]}, {results['runtime_s'] / 60:.1f} min on "
+        f"{env['machine']['cores_logical']} cores (commit "
+        f"{env.get('git', {}).get('commit', '?')[:7]}).",
+        "",
+        *table,
+        "",
+        "Medians; p95, samples, the machine's load and how noisy each ratio is are in "
+        "[`benchmarks/README.md`](benchmarks/README.md).",
+        "",
+        "![preview time vs rows](benchmarks/preview_vs_rows.png)",
+    ]
+
+
+def write_summary(results: dict[str, Any], readme: Path) -> bool:
+    """Replace the summary block of ``readme`` (if it has one); return whether it did."""
+    text = readme.read_text()
+    start, end = text.find(SUMMARY_START), text.find(SUMMARY_END)
+    if start < 0 or end < start:
+        return False
+    block = "\n".join([SUMMARY_START, *summary_lines(results), SUMMARY_END])
+    readme.write_text(text[:start] + block + text[end + len(SUMMARY_END) :])
+    return True
