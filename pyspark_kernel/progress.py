@@ -108,10 +108,13 @@ class CellProgress(ProgressDisplay):
         if not used_spark:
             return self.job_ids
         try:
+            if not (self._shown or self._due()):  # nothing to show: the job ids will do
+                self.job_ids = self._jobs.job_ids(self.tag)
+                return self.job_ids
             payload = self._snapshot(state)
         except Exception:  # the JVM may be gone (killed, stopped)
-            payload = None
-        if payload is not None and payload["jobs"] and (self._shown or self._due()):
+            return self.job_ids
+        if payload["jobs"]:
             self._publish(payload)
         return self.job_ids
 

@@ -270,3 +270,28 @@ def test_bad_config_in_magic_is_refused_and_session_kept(kernel, bad):
     assert run.status == "error"
     assert kernel.value("spark.range(2).count()") == 2
     kernel.run("__import__('pyspark_kernel').current().pending_conf.clear()")
+
+
+def test_progress_shows_for_long_spark_work_only_and_ends_done(kernel):
+    progress = "application/vnd.pyspark-kernel.progress.v1+json"
+    settings = "__import__('pyspark_kernel').current().settings"
+    record = "__import__('pyspark_kernel').last_record()['spark_job_ids']"
+    try:
+        kernel.run(f"{settings}.progress_after = 60")
+        quick = kernel.run("spark.range(10).count()")
+        assert quick.status == "ok" and quick.data(progress) == []
+        assert len(kernel.value(record)) >= 1  # its jobs are recorded though not shown
+
+        kernel.run(f"{settings}.progress_after = 0.5")
+        slow = kernel.run(
+            "spark.range(2, numPartitions=2).foreach(lambda _: __import__('time').sleep(3))"
+        )
+        assert slow.status == "ok", slow.error
+        updates = slow.data(progress)
+        assert updates, "a 3 s job showed no progress"
+        final = updates[-1]
+        assert final["state"] == "done"
+        assert final["totals"]["completed_tasks"] == final["totals"]["tasks"] == 2
+        assert [job["job_id"] for job in final["jobs"]] == kernel.value(record)
+    finally:
+        kernel.run(f"{settings}.progress_after = 1.0")
