@@ -14,6 +14,7 @@ import contextlib
 import fnmatch
 import html
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -53,12 +54,37 @@ class Outcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def installed_notebooks() -> Path:
+    """Where the wheel puts the bundled notebooks (``share/pyspark-kernel/notebooks``)."""
+    return Path(sys.prefix) / "share" / "pyspark-kernel" / "notebooks"
+
+
 def bundled_notebooks() -> Path | None:
-    """``./notebooks`` if present, else the repository's next to this package (editable)."""
-    for folder in (Path.cwd() / "notebooks", Path(__file__).resolve().parents[1] / "notebooks"):
+    """``./notebooks``, else the repository's next to this package (editable install), else
+    the installed copy."""
+    for folder in (
+        Path.cwd() / "notebooks",
+        Path(__file__).resolve().parents[1] / "notebooks",
+        installed_notebooks(),
+    ):
         if folder.is_dir() and any(folder.glob("*.ipynb")):
             return folder
     return None
+
+
+def working_copy(folder: Path, out: Path) -> Path:
+    """The installed notebooks are not run in place (the kernels' working folder would be
+    inside the Python environment): they are copied into ``out/notebooks`` first. A copy
+    already there is kept, with any changes made to it."""
+    if folder.resolve() != installed_notebooks().resolve():
+        return folder
+    work = out / "notebooks"
+    work.mkdir(parents=True, exist_ok=True)
+    for notebook in sorted(folder.glob("*.ipynb")):
+        if not (work / notebook.name).exists():
+            shutil.copyfile(notebook, work / notebook.name)
+    print(f"notebooks: working copy in {work}")
+    return work
 
 
 def select(folder: Path, only: str | None) -> list[Path]:
@@ -290,13 +316,14 @@ def demo(args: argparse.Namespace) -> int:
     """The ``demo`` command."""
     folder = Path(args.notebooks) if args.notebooks else bundled_notebooks()
     if folder is None or not folder.is_dir():
-        raise ValueError("no notebooks folder found: run in the repository or give --notebooks")
+        raise ValueError("no notebooks folder found: give --notebooks")
+    out = Path(args.out).resolve()
+    folder = working_copy(folder, out)
     paths = select(folder.resolve(), args.only)
     if not paths:
         raise ValueError(f"no notebook in {folder} matches {args.only!r}")
     if args.kernel == KERNEL_NAME:
         ensure_kernelspec()
-    out = Path(args.out).resolve()
     started = time.monotonic()
     try:
         with services(needed_services(paths)) as env, environment(QUIET | env):

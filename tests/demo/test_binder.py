@@ -109,3 +109,17 @@ def test_binder_build_then_start_runs_the_quickstart(tmp_path: Path) -> None:
         for c in nb.cells
         for o in c.get("outputs", [])
     )
+
+    # The wheel ships the notebooks: the demo runs them from outside any checkout, on a
+    # working copy in its output folder (never in the Python environment itself).
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shown = step(["pyspark-kernel", "demo", "--only", "01", "--out", "report"], elsewhere, env, 900)
+    copy = elsewhere / "report" / "notebooks"
+    assert f"working copy in {copy}" in shown
+    assert sorted(p.name for p in copy.glob("*.ipynb")) == sorted(
+        p.name for p in (repo / "notebooks").glob("*.ipynb")
+    )
+    assert (elsewhere / "report" / "01-quickstart.ipynb").is_file()
+    installed = venv / "share" / "pyspark-kernel" / "notebooks"
+    assert {p.suffix for p in installed.iterdir()} == {".ipynb"}  # nothing written there
