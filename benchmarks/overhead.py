@@ -140,9 +140,9 @@ def hook_breakdown(kernel: BenchKernel, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "description": (
             "In-kernel wall time of the extension's hooks per cell, measured by wrapping "
-            "SparkExtension.pre_run_cell/post_run_cell and parts of them: _prepare_spark "
-            "(job tag, progress poller, temp-view snapshot), _detect (namespace diff, parquet "
-            "+ view detection, preview), bind_session, _untag; py4j_commands counts the "
+            "CellLife.pre_run_cell/post_run_cell and parts of them: prepare_spark "
+            "(job tag, progress poller), detect (namespace diff, parquet "
+            "+ view detection, preview), bind, untag; py4j_commands counts the "
             "commands sent to the JVM while each ran (median)."
         ),
         "repeats": repeats,

@@ -140,16 +140,16 @@ def _overhead(r: dict[str, Any] | None) -> list[str]:
         parts = [
             "pre_run_cell",
             "post_run_cell",
-            "_prepare_spark",
-            "_detect",
-            "_untag",
-            "bind_session",
+            "prepare_spark",
+            "detect",
+            "untag",
+            "bind",
         ]
         out += [
             "",
             "Where the pyspark kernel's extra time goes: its hooks, timed inside the kernel "
             "(median ms per cell, and in brackets the py4j commands sent to the JVM meanwhile; "
-            "`_prepare_spark` is part of `pre_run_cell`, `_detect` and `_untag` of `post_run_cell`).",
+            "`prepare_spark` is part of `pre_run_cell`, `detect` and `untag` of `post_run_cell`).",
             "",
             "| cell | " + " | ".join(f"`{p}`" for p in parts) + " |",
             "|---|" + "---:|" * len(parts),
@@ -326,7 +326,7 @@ def _interrupt(r: dict[str, Any] | None) -> list[str]:
             "",
             "Inside the pyspark kernel (medians): "
             + ", ".join(f"`{part}` {_ms(v.get('median_ms'))} ms" for part, v in hooks.items())
-            + " (`_await_cancelled` runs in `post_run_cell` until the cell's jobs have left Spark).",
+            + " (`settle` runs in `post_run_cell` until the cell's jobs have left Spark).",
         ]
     return [*out, ""]
 
