@@ -65,8 +65,10 @@ def test_a_streaming_query_is_pushed_and_stop_stream_stops_it(kernel, comm):
     assert reply["stopped"] == [kernel.value("str(chan_q.runId)")]
     assert kernel.value("chan_q.isActive") is False
     stopped = comm.wait(
-        lambda d: d.get("op") == "streams"
-        and any(q["id"] == query_id and q["state"] == "stopped" for q in d["queries"]),
+        lambda d: (
+            d.get("op") == "streams"
+            and any(q["id"] == query_id and q["state"] == "stopped" for q in d["queries"])
+        ),
         since=since,
     )
     assert stopped["push"] is True
@@ -90,8 +92,10 @@ def test_bad_requests_get_ok_false_and_the_kernel_keeps_working(kernel, comm, re
     comm.send(request_)
     reply = comm.wait(lambda d: d.get("ok") is False, since=since, timeout=30)
     assert error in reply["error"]
-    if isinstance(request_, dict) and isinstance(request_.get("id"), int) and not isinstance(
-        request_.get("id"), bool
+    if (
+        isinstance(request_, dict)
+        and isinstance(request_.get("id"), int)
+        and not isinstance(request_.get("id"), bool)
     ):
         assert reply["id"] == request_["id"]
     assert kernel.value("1 + 1") == 2
