@@ -12,11 +12,13 @@ import sys
 import termios
 import threading
 import time
+import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pyspark_kernel.jvmcalls as jvmcalls
 import pyspark_kernel.spark_internals as internals
 
 from .config import SettingsError, SparkSettings
@@ -35,6 +37,9 @@ _JVM_SETTINGS = (
     "spark.driver.extraClassPath",
     "spark.jars",
 )
+
+
+OWN_TAG_PREFIX = "pyspark-kernel-own-"
 
 
 class SessionError(RuntimeError):
@@ -84,6 +89,7 @@ class SessionManager:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self.listeners: list[Callable[[], None]] = []
+        self._muted = 0  # own_work blocks under way: the JVM's lines are not shown meanwhile
 
     def _set_state(self, state: str) -> None:
         self.state = state
@@ -407,12 +413,37 @@ class SessionManager:
     def _deliver(self, name: str, line: str) -> None:
         if self.state == "starting":
             self._startup_lines.append(line.rstrip())
+        if self._muted:
+            log.debug("jvm %s (during the kernel's own work): %s", name, line.rstrip())
+            return
         sink = self.output_sink
         if sink is not None:
             try:
                 sink(name, line)
             except Exception:  # a broken sink must not stop the pump
                 log.exception("JVM output sink failed")
+
+    @contextlib.contextmanager
+    def own_work(self, label: str) -> Iterator[str]:
+        """Spark work the kernel does for itself on this thread (a preview, a listing, a
+        warm-up). Its jobs carry a tag of their own (yielded, to cancel them) instead of
+        the running cell's, so they are neither in the cell's progress nor in its record;
+        they are described as `label` in the Spark UI; and the JVM's lines written
+        meanwhile are not shown in any cell (they go to the kernel's debug log)."""
+        spark = self.spark
+        tag = f"{OWN_TAG_PREFIX}{uuid.uuid4().hex[:12]}"
+        with jvmcalls.internal():
+            restore = _own_tags(spark, tag, label)
+            self._muted += 1
+        try:
+            yield tag
+        finally:
+            with jvmcalls.internal():
+                try:
+                    self.drain_output()
+                finally:
+                    self._muted -= 1
+                    restore()
 
     def drain_output(self, timeout: float = 0.5) -> None:
         """Wait (up to `timeout`) until every line the JVM has written so far has been
@@ -432,6 +463,42 @@ class SessionManager:
         if gateway is not None:
             threading.Thread(target=_quietly, args=(gateway.shutdown,), daemon=True).start()
         self.spark = None
+
+
+def _own_tags(spark: Any, tag: str, label: str) -> Callable[[], None]:
+    """Replace this thread's job tags by `tag` (and its job description by `label`);
+    return the function that puts the old ones back."""
+    if spark is None:
+        return lambda: None
+    if not internals.is_classic(spark):  # Spark Connect: tags only
+        old = set(spark.getTags())
+        for t in old:
+            spark.removeTag(t)
+        spark.addTag(tag)
+
+        def restore_connect() -> None:
+            with contextlib.suppress(Exception):
+                spark.removeTag(tag)
+                for t in old:
+                    spark.addTag(t)
+
+        return restore_connect
+    sc = spark.sparkContext
+    old_tags = set(sc.getJobTags())
+    old_description = sc.getLocalProperty("spark.job.description")
+    for t in old_tags:
+        sc.removeJobTag(t)
+    sc.addJobTag(tag)
+    sc.setJobDescription(label)
+
+    def restore_classic() -> None:
+        with contextlib.suppress(Exception):  # the JVM may have died meanwhile
+            sc.removeJobTag(tag)
+            for t in old_tags:
+                sc.addJobTag(t)
+            sc.setLocalProperty("spark.job.description", old_description)
+
+    return restore_classic
 
 
 def package_jars(packages: list[str]) -> list[str]:

@@ -125,7 +125,8 @@ class ResultPresenter:
         in the result store so the frontend can ask for more of it."""
         rows = max_rows or self.settings.max_rows
         s = self.settings
-        shown = preview(df, rows, s.max_chars, s.exact_count, s.max_bytes)
+        with self.session.own_work("pyspark-kernel: result preview"):
+            shown = preview(df, rows, s.max_chars, s.exact_count, s.max_bytes)
         name = names.get("variable_name") or names.get("view_name") or names.get("parquet_path")
         kept = self.store.add(df, source, name)
         return table_payload(shown, rows, source, result_id=kept.result_id, **names)
