@@ -70,6 +70,8 @@ class CellLife:
         self._open: _OpenCell | None = None
         self._jobs: tuple[int, JobTracker] | None = None  # per session generation
         self._thread_ready = False  # setInterruptOnCancel done on the main thread's JVM thread
+        # called after each cell with its state and whether it used Spark
+        self.after_cell: list[Callable[[CellState, bool], None]] = []
 
     # -- before ------------------------------------------------------------------------------
     def pre_run_cell(self, info: Any) -> None:
@@ -181,6 +183,11 @@ class CellLife:
                 self.presenter.after(cell, spark_prepared=cell.tag is not None)
         finally:
             opened.stack.close()
+        for hook in list(self.after_cell):
+            try:
+                hook(cell, used_spark)
+            except Exception:
+                log.exception("an after-cell hook failed")
 
     def _close_cell(self, opened: _OpenCell) -> None:
         """The last step of every cell: its JVM output, its captured text, its record."""

@@ -33,6 +33,8 @@ from .results.output_dir import OutputDir, OutputDirError
 from .results.present import ResultPresenter
 from .results.record import RecordLog
 from .session import SessionManager
+from .sql.assist import SqlAssist
+from .sql.catalog import CatalogWatcher
 from .streaming import StreamingSupport, stop_all_queries
 from .streaming.magics import StreamsMagics
 
@@ -80,6 +82,8 @@ class SparkExtension:
         )
         self.errors = ErrorDisplay(self.session, self.settings, current=lambda: self.cell)
         self.channel = Channel(self.session)
+        self.catalog = CatalogWatcher(self.session, on_refresh=self._catalog_changed)
+        self.sql = SqlAssist(shell, self.session, self.catalog)
         self.streaming = StreamingSupport(self, on_change=self._streams_changed)
         self._undo: list[Callable[[], object]] = []
 
@@ -142,6 +146,14 @@ class SparkExtension:
         do(self.streaming.register, self.streaming.close)
         do(self._route_jvm_output, self._unroute_jvm_output)
         do(self._register_channel, self.channel.unregister)
+        do(
+            partial(self.life.after_cell.append, self._after_cell),
+            partial(self.life.after_cell.remove, self._after_cell),
+        )
+        do(
+            partial(self.session.listeners.append, self._session_changed),
+            partial(self.session.listeners.remove, self._session_changed),
+        )
         self._undo.append(self.binding.unbind)
         self.session.start()
 
@@ -185,6 +197,7 @@ class SparkExtension:
     # -- the comm channel ------------------------------------------------------------------
     def _register_channel(self) -> None:
         self.channel.add_op("streams", lambda request: {"queries": self.streaming.payloads()})
+        self.channel.add_op("catalog", self._catalog_op)
         self.channel.add_op("stop_stream", self._stop_stream)
         self.channel.register()
 
@@ -194,6 +207,20 @@ class SparkExtension:
             return {"stopped": self.streaming.stop(which)}
         except LookupError as exc:
             raise ChannelError(str(exc)) from None
+
+    def _catalog_op(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.sql.catalog_listing(require(request, "table", str, None))
+
+    def _catalog_changed(self) -> None:
+        self.channel.push("catalog", lambda: self.sql.catalog_listing())
+
+    def _after_cell(self, cell: CellState, used_spark: bool) -> None:
+        if used_spark and self.session.ready:
+            self.catalog.refresh_soon()
+
+    def _session_changed(self) -> None:
+        if self.session.ready:
+            self.catalog.refresh_soon()
 
     def _streams_changed(self) -> None:
         self.channel.push("streams", lambda: {"queries": self.streaming.payloads()})

@@ -35,15 +35,29 @@ class PySparkKernel(IPythonKernel):
         self.spark_extension.register()
 
     async def do_complete(self, code: str, cursor_pos: int | None) -> Any:
-        """Complete as IPython does, with ``spark``/``sc`` bound if the session is up
-        (never waiting for a session that is still starting)."""
+        """Spark SQL completion in ``%%sql`` cells and ``spark.sql("...")`` strings; else
+        as IPython does, with ``spark``/``sc`` bound if the session is up. Never waits for a
+        session that is still starting."""
+        cursor = len(code) if cursor_pos is None else cursor_pos
+        ext = self.spark_extension
+        if ext is not None:
+            reply = ext.sql.complete_reply(code, cursor)
+            if reply is not None:
+                return reply
         self._bind_ready()
         return super().do_complete(code, cursor_pos)
 
     async def do_inspect(
         self, code: str, cursor_pos: int | None, detail_level: int = 0, omit_sections: Any = ()
     ) -> Any:
-        """Inspect as IPython does, with ``spark``/``sc`` bound if the session is up."""
+        """A table's schema or a SQL function's description in SQL text; else as IPython
+        does, with ``spark``/``sc`` bound if the session is up."""
+        cursor = len(code) if cursor_pos is None else cursor_pos
+        ext = self.spark_extension
+        if ext is not None:
+            reply = ext.sql.inspect_reply(code, cursor)
+            if reply is not None:
+                return reply
         self._bind_ready()
         return super().do_inspect(code, cursor_pos, detail_level, omit_sections)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from typing import Any
 
@@ -136,6 +137,26 @@ class SessionCatalog:
         return str(self._jvm.System.identityHashCode(option.get()))
 
 
+def catalog_listing(spark: Any) -> tuple[str, list[str], dict[str, list[str]], list[str]]:
+    """``(current database, databases, tables by database, function names)`` of a classic
+    session, from its JVM session catalog and function registry: one call per database,
+    no query (``spark.catalog.listTables()`` makes several calls per table)."""
+    state = spark._jsparkSession.sessionState()
+    catalog = state.catalog()
+    databases = _split(catalog.listDatabases().mkString("\x01"))
+    tables = {}
+    for db in databases:
+        names = _split(catalog.listTables(db, "*", False).mkString("\x01"))
+        tables[db] = [_last_identifier(n) for n in names]
+    functions = _split(state.functionRegistry().listFunction().mkString("\x01"))
+    return (
+        str(catalog.getCurrentDatabase()),
+        databases,
+        tables,
+        sorted({f.rsplit(".", 1)[-1] for f in functions}),
+    )
+
+
 def is_classic(spark: Any) -> bool:
     """A classic (Py4J) session, as opposed to Spark Connect."""
     return hasattr(spark, "_jsparkSession")
@@ -143,6 +164,15 @@ def is_classic(spark: Any) -> bool:
 
 def _split(joined: str) -> list[str]:
     return [part for part in joined.split("\x01") if part]
+
+
+def _last_identifier(quoted: str) -> str:
+    """``t`` of ```db`.`t``` (a quoted multi-part name), or of ``db.t``."""
+    if quoted.endswith("`"):
+        parts = re.findall(r"`((?:[^`]|``)*)`", quoted)
+        if parts:
+            return parts[-1].replace("``", "`")
+    return quoted.rsplit(".", 1)[-1]
 
 
 def _unquote(name: str) -> str:
