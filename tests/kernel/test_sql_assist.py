@@ -1,7 +1,9 @@
 """Spark SQL completion and inspection over ``complete_request``/``inspect_request``, and the
 catalog the data browser shows (op ``catalog``), against a real session."""
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 from kernel_client import Kernel
@@ -10,6 +12,11 @@ VIEW = (
     "spark.range(3).selectExpr(\"id AS quantity\", \"named_struct('city', 'x') AS addr\")"
     '.createOrReplaceTempView("sales_2024")'
 )
+
+
+def fixture_catalog():
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "channel" / "catalog_reply.json"
+    return json.loads(path.read_text())
 
 
 def complete(kernel, code, cursor=None):
@@ -91,6 +98,7 @@ def test_catalog_op_lists_views_columns_and_dataframes(with_view):
     comm = with_view.open_comm("pyspark-kernel.v1")
     reply = comm.request({"op": "catalog", "id": "c1"})
     catalog = reply["catalog"]
+    assert set(catalog) == set(fixture_catalog()["catalog"])
     assert catalog["ready"] is True and catalog["current_database"] == "default"
     (view,) = [v for v in catalog["temp_views"] if v["name"] == "sales_2024"]
     assert [c["name"] for c in view["columns"]] == ["quantity", "addr"]
