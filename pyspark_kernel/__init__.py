@@ -61,6 +61,33 @@ def kernel_metrics() -> dict[str, Any] | None:
     return ext.metrics.summary() if ext is not None else None
 
 
+def chart(
+    df: Any,
+    kind: str = "bar",
+    *,
+    x: str,
+    y: str | None = None,
+    agg: str | None = None,
+    color: str | None = None,
+    max_groups: int = 50,
+) -> dict[str, Any]:
+    """Show a chart of `df` aggregated by Spark over the whole result (``agg(y)`` per `x`,
+    by `color`; ``agg`` is sum, avg, count, min or max, count when no `y`), as Vega-Lite
+    with a PNG for nbconvert and GitHub. Returns the Vega-Lite spec."""
+    how = agg or ("sum" if y else "count")
+    ext = current()
+    if ext is not None:
+        return ext.show_chart(df, kind, x, y, how, color, max_groups)
+    from IPython.display import display
+
+    from .results.chart import chart_bundle, vega_lite
+    from .results.explore import chart_data
+
+    spec = vega_lite(chart_data(df, kind, x, y, how, color, max_groups))
+    display(chart_bundle(spec), raw=True)
+    return spec
+
+
 def status_json() -> str:
     """The session's state as JSON, for the lab extension's status bar."""
     ext = current()

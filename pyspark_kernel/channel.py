@@ -16,8 +16,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import pyspark_kernel.errors as errors
 import pyspark_kernel.jvmcalls as jvmcalls
 
+from .api import ChannelError
 from .session import SessionManager
 
 log = logging.getLogger(__name__)
@@ -27,10 +29,6 @@ MAX_COMMS = 32
 PUSH_INTERVAL = 0.25  # seconds between two pushes of one op: at most 4 per second
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class ChannelError(ValueError):
-    """A request the kernel cannot serve as asked (its message is the reply's ``error``)."""
 
 
 class Channel:
@@ -94,9 +92,9 @@ class Channel:
                 result = handler(request)
         except ChannelError as exc:
             return _error(op, rid, str(exc))
-        except Exception as exc:
-            log.exception("channel op %s failed", op)
-            return _error(op, rid, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a Spark error, a dead JVM: one readable line
+            log.debug("channel op %s failed", op, exc_info=True)
+            return _error(op, rid, f"{type(exc).__name__}: {errors.headline(exc)}")
         return {**result, "op": op, "id": rid, "ok": True}
 
     def _on_open(self, comm: Any, msg: dict[str, Any]) -> None:
@@ -205,15 +203,3 @@ def _valid_id(value: Any) -> bool:
 
 def _error(op: str | None, rid: Any, message: str) -> dict[str, Any]:
     return {"op": op, "id": rid, "ok": False, "error": message}
-
-
-def require(request: dict[str, Any], name: str, kind: type, default: Any = ...) -> Any:
-    """Argument `name` of `request`, of type `kind`; a `ChannelError` names what is wrong."""
-    if name not in request:
-        if default is not ...:
-            return default
-        raise ChannelError(f"missing argument {name!r}")
-    value = request[name]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ChannelError(f"argument {name!r} must be {kind.__name__}, got {type(value).__name__}")
-    return value

@@ -19,16 +19,18 @@ from typing import Any
 import pyspark_kernel.errors as errors
 import pyspark_kernel.spark_internals as spark_internals
 
+from .api import ChannelError, require
 from .binding import SessionBinding
 from .capture import JvmOutputRouter
 from .cell import CellLife
 from .cellstate import CellState
-from .channel import Channel, ChannelError, require
+from .channel import Channel
 from .config import PendingSettings, SparkSettings
 from .failures import ErrorDisplay
 from .iopub import Publisher
 from .magics import SparkMagics
 from .metrics import Metrics
+from .results.ops import ResultOps
 from .results.output_dir import OutputDir, OutputDirError
 from .results.present import ResultPresenter
 from .results.record import RecordLog
@@ -103,6 +105,18 @@ class SparkExtension:
         self, df: Any, source: str, *, max_rows: int | None = None, **names: Any
     ) -> dict[str, Any]:
         return self.presenter.show_frame(df, source, cell=self.cell, max_rows=max_rows, **names)
+
+    def show_chart(
+        self,
+        df: Any,
+        kind: str,
+        x: str,
+        y: str | None,
+        agg: str = "sum",
+        color: str | None = None,
+        max_groups: int = 50,
+    ) -> dict[str, Any]:
+        return self.presenter.show_chart(df, kind, x, y, agg, color, max_groups)
 
     def restart_session(self) -> Any:
         self.pending.apply(self.settings)
@@ -198,6 +212,10 @@ class SparkExtension:
     def _register_channel(self) -> None:
         self.channel.add_op("streams", lambda request: {"queries": self.streaming.payloads()})
         self.channel.add_op("catalog", self._catalog_op)
+        for name, handler in (
+            ResultOps(self.presenter.store, self.session, self.settings).handlers().items()
+        ):
+            self.channel.add_op(name, handler)
         self.channel.add_op("stop_stream", self._stop_stream)
         self.channel.register()
 

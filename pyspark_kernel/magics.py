@@ -15,6 +15,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 import pyspark_kernel.transform as transform
 
 from .config import LOG_LEVELS, SettingsError, parse_assignment
+from .results.explore import AGGREGATIONS, CHART_KINDS
 
 if TYPE_CHECKING:
     from .api import SparkHost
@@ -32,6 +33,8 @@ _SPARK_HELP = """%spark                      status: state, master, app id, Spar
 %spark metrics [--json]     cells run and failed, cell times, Spark jobs, rows previewed
 
 %%sql [-o NAME] [-n ROWS]   run the cell as Spark SQL ({name} is filled from Python)
+%%sql --chart bar -x COL -y COL [--agg sum] [--color COL]
+                            the same, shown as a chart aggregated over the whole result
 %%transform [--save-view NAME] [--save-parquet] [--save-csv] [--name VAR]
                             run the cell's def transform(<tables>) and show its result
 %record [--json]            the previous cell's execution record
@@ -162,14 +165,27 @@ class SparkMagics(Magics):
         """Run Spark SQL. ``{name}`` is replaced from the namespace.
 
         ``-o NAME`` keeps the DataFrame as NAME, ``-n N`` sets the preview size.
+        ``--chart KIND -x COL [-y COL] [--agg AGG] [--color COL] [--groups N]`` shows a
+        chart (bar, line, area, scatter, pie) aggregated by Spark over the whole result.
         """
         parser = argparse.ArgumentParser(prog="%%sql", add_help=False, exit_on_error=False)
         parser.add_argument("-o", dest="output")
         parser.add_argument("-n", dest="rows", type=int)
+        parser.add_argument("--chart", choices=CHART_KINDS)
+        parser.add_argument("-x")
+        parser.add_argument("-y")
+        parser.add_argument("--agg", default=None, choices=AGGREGATIONS)
+        parser.add_argument("--color")
+        parser.add_argument("--groups", type=int, default=50)
         try:
             opts = parser.parse_args(shlex.split(line))
+            if opts.chart and not opts.x:
+                raise argparse.ArgumentError(None, "--chart needs -x COLUMN")
         except (argparse.ArgumentError, SystemExit) as exc:
-            raise UsageError(f"usage: %%sql [-o NAME] [-n ROWS]: {exc}") from None
+            raise UsageError(
+                "usage: %%sql [-o NAME] [-n ROWS] [--chart KIND -x COL [-y COL] [--agg AGG] "
+                f"[--color COL] [--groups N]]: {exc}"
+            ) from None
         namespace = self.host.shell.user_ns
         spark = self.host.bind(wait=True)
         if spark is None:
@@ -179,6 +195,10 @@ class SparkMagics(Magics):
             namespace[opts.output] = df
         if self.host.cell is not None:
             self.host.cell.mark_shown("sql")
+        if opts.chart:
+            agg = opts.agg or ("sum" if opts.y else "count")
+            self.host.show_chart(df, opts.chart, opts.x, opts.y, agg, opts.color, opts.groups)
+            return
         self.host.show_frame(df, "sql", max_rows=opts.rows, variable_name=opts.output)
 
     @cell_magic

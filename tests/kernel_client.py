@@ -138,8 +138,19 @@ class Kernel:
             except queue.Empty:
                 continue
 
-    def open_comm(self, target: str) -> Comm:
-        return Comm(self, target)
+    def open_comm(self, target: str, subshell: bool = False) -> Comm:
+        """Open a comm; with `subshell`, on a new kernel subshell (as JupyterLab does), so
+        its messages are served while a cell runs."""
+        return Comm(self, target, self.create_subshell() if subshell else None)
+
+    def create_subshell(self) -> str:
+        client = self.client
+        msg = client.session.msg("create_subshell_request", {})
+        client.control_channel.send(msg)
+        while True:
+            reply = client.control_channel.get_msg(timeout=30)
+            if reply["parent_header"].get("msg_id") == msg["header"]["msg_id"]:
+                return str(reply["content"]["subshell_id"])
 
     def shutdown(self) -> None:
         self.client.stop_channels()
@@ -149,14 +160,18 @@ class Kernel:
 class Comm:
     """A comm opened by this client, as a frontend opens one."""
 
-    def __init__(self, kernel: Kernel, target: str) -> None:
+    def __init__(self, kernel: Kernel, target: str, subshell: str | None = None) -> None:
         self.kernel = kernel
         self.id = uuid.uuid4().hex
+        self.subshell = subshell
         self._send("comm_open", {"comm_id": self.id, "target_name": target, "data": {}})
 
     def _send(self, msg_type: str, content: dict[str, Any]) -> None:
         client = self.kernel.client
-        client.shell_channel.send(client.session.msg(msg_type, content))
+        msg = client.session.msg(msg_type, content)
+        if self.subshell is not None:
+            msg["header"]["subshell_id"] = self.subshell
+        client.shell_channel.send(msg)
 
     def send(self, data: Any) -> None:
         self._send("comm_msg", {"comm_id": self.id, "data": data})

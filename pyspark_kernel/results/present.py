@@ -16,6 +16,8 @@ from ..iopub import Publisher
 from ..mimetypes import RECORD_METADATA_KEY
 from ..session import SessionManager
 from .catalog import ViewWatcher
+from .chart import chart_bundle, vega_lite
+from .explore import chart_data
 from .output_dir import OutputDir
 from .preview import is_dataframe, preview
 from .render import table_bundle, table_payload
@@ -152,6 +154,24 @@ class ResultPresenter:
         data, metadata = table_bundle(payload, metadata)
         self.publisher.display(data, metadata)
         return payload
+
+    def show_chart(
+        self,
+        df: Any,
+        kind: str,
+        x: str,
+        y: str | None,
+        agg: str = "sum",
+        color: str | None = None,
+        max_groups: int = 50,
+    ) -> dict[str, Any]:
+        """Aggregate `df` over the whole result (the kernel's own Spark work) and display
+        the chart; return its Vega-Lite spec."""
+        with self.session.own_work("pyspark-kernel: chart of a result"):
+            data = chart_data(df, kind, x, y, agg, color, max_groups)
+        spec = vega_lite(data)
+        self.publisher.display(chart_bundle(spec))
+        return spec
 
     def format_frame(self, df: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """IPython mime-bundle formatter for DataFrames (``execute_result`` and ``display``).

@@ -108,8 +108,10 @@ def test_catalog_op_lists_views_columns_and_dataframes(with_view):
     since = comm.mark()
     with_view.run("spark.range(1).createOrReplaceTempView('fresh_view')")
     pushed = comm.wait(
-        lambda d: d.get("op") == "catalog"
-        and any(v["name"] == "fresh_view" for v in d["catalog"].get("temp_views", [])),
+        lambda d: (
+            d.get("op") == "catalog"
+            and any(v["name"] == "fresh_view" for v in d["catalog"].get("temp_views", []))
+        ),
         since=since,
         timeout=30,
     )
