@@ -29,6 +29,11 @@ MAX_COMMS = 32
 PUSH_INTERVAL = 0.25  # seconds between two pushes of one op: at most 4 per second
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+# A handler that also sends intermediate messages (with binary buffers) before its reply:
+# it gets `send(message, buffers)`, and every message it sends carries the request's op/id.
+ChunkedHandler = Callable[
+    [dict[str, Any], Callable[[dict[str, Any], list[bytes]], None]], dict[str, Any]
+]
 
 
 class Channel:
@@ -37,6 +42,7 @@ class Channel:
     def __init__(self, session: SessionManager) -> None:
         self.session = session
         self._ops: dict[str, Handler] = {}
+        self._chunked: dict[str, ChunkedHandler] = {}
         self._comms: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._pushers: dict[str, _Pusher] = {}
@@ -74,9 +80,14 @@ class Channel:
         """Serve requests for `name` with `handler` (request -> result fields)."""
         self._ops[name] = handler
 
+    def add_chunked_op(self, name: str, handler: ChunkedHandler) -> None:
+        """Serve `name` with a handler that sends intermediate messages before its reply."""
+        self._chunked[name] = handler
+        self._ops[name] = lambda request: handler(request, _no_send)
+
     # -- requests ----------------------------------------------------------------------------
-    def handle(self, request: Any) -> dict[str, Any]:
-        """The reply to one request (never raises)."""
+    def handle(self, request: Any, serve: Handler | None = None) -> dict[str, Any]:
+        """The reply to one request (never raises); `serve` stands in for the op's handler."""
         if not isinstance(request, dict):
             return _error(None, None, "a request must be a JSON object")
         op, rid = request.get("op"), request.get("id")
@@ -84,8 +95,8 @@ class Channel:
             return _error(None, rid if _valid_id(rid) else None, "a request needs an op (string)")
         if not _valid_id(rid):
             return _error(op, None, "a request needs an id (string or integer)")
-        handler = self._ops.get(op)
-        if handler is None:
+        handler = serve if serve is not None else self._ops.get(op)
+        if handler is None or op not in self._ops:
             return _error(op, rid, f"unknown op {op!r} (known: {', '.join(sorted(self._ops))})")
         try:
             with jvmcalls.internal():
@@ -111,7 +122,17 @@ class Channel:
 
     def _on_msg(self, comm: Any, msg: dict[str, Any]) -> None:
         request = (msg.get("content") or {}).get("data")
-        self._send(comm, self.handle(request))
+        op = request.get("op") if isinstance(request, dict) else None
+        chunked = self._chunked.get(op) if isinstance(op, str) else None
+        if chunked is None or not isinstance(request, dict):
+            self._send(comm, self.handle(request))
+            return
+        ids = {"op": op, "id": request.get("id")}
+
+        def send(message: dict[str, Any], buffers: list[bytes]) -> None:
+            comm.send({**message, **ids}, buffers=buffers)
+
+        self._send(comm, self.handle(request, lambda r: chunked(r, send)))
 
     def _forget(self, comm: Any) -> None:
         with self._lock:
@@ -195,6 +216,10 @@ class _Pusher:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
+
+
+def _no_send(message: dict[str, Any], buffers: list[bytes]) -> None:
+    """Intermediate messages go nowhere when a chunked op is called without a comm."""
 
 
 def _valid_id(value: Any) -> bool:

@@ -45,6 +45,7 @@ _ENV_FIELDS: dict[str, str] = {
     "PYSPARK_KERNEL_TIMEOUT": "timeout",
     "PYSPARK_KERNEL_PROGRESS_AFTER": "progress_after",
     "PYSPARK_KERNEL_PACKAGES": "packages",
+    "PYSPARK_KERNEL_EXPORT_LIMIT": "export_limit",
 }
 
 _SIZE = re.compile(r"^\d+[kmgtp]?b?$", re.IGNORECASE)
@@ -91,6 +92,9 @@ class SparkSettings(Configurable):
     max_bytes = Int(
         2_000_000, help="Bytes of JSON rows in one preview; later rows are left out."
     ).tag(config=True)
+    export_limit = Int(
+        200_000_000, help="Bytes a result exported to the browser (CSV or Parquet) may have."
+    ).tag(config=True)
     log_level = Unicode("WARN", help="Lowest JVM driver log level shown in cells.").tag(config=True)
     detect = Bool(True, help="Detect and show each cell's result.").tag(config=True)
     exact_count = Bool(False, help="Add an exact row count to previews (runs count()).").tag(
@@ -102,7 +106,7 @@ class SparkSettings(Configurable):
     ).tag(config=True)
     start_timeout = Float(180.0, help="Seconds to wait for the session to start.").tag(config=True)
 
-    @validate("max_rows", "max_chars", "max_bytes")
+    @validate("max_rows", "max_chars", "max_bytes", "export_limit")
     def _positive(self, proposal: Any) -> int:
         if proposal.value < 1:
             raise SettingsError(f"{proposal.trait.name} must be at least 1, got {proposal.value}")

@@ -212,10 +212,10 @@ class SparkExtension:
     def _register_channel(self) -> None:
         self.channel.add_op("streams", lambda request: {"queries": self.streaming.payloads()})
         self.channel.add_op("catalog", self._catalog_op)
-        for name, handler in (
-            ResultOps(self.presenter.store, self.session, self.settings).handlers().items()
-        ):
+        results = ResultOps(self.presenter.store, self.session, self.settings)
+        for name, handler in results.handlers().items():
             self.channel.add_op(name, handler)
+        self.channel.add_chunked_op("export", results.export)
         self.channel.add_op("stop_stream", self._stop_stream)
         self.channel.register()
 

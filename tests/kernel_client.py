@@ -127,7 +127,10 @@ class Kernel:
     def _keep_comm_message(self, msg: dict[str, Any]) -> None:
         if msg["msg_type"] == "comm_msg":
             content = msg["content"]
-            self.comm_inbox.setdefault(content["comm_id"], []).append(content["data"])
+            data = dict(content["data"])
+            if msg.get("buffers"):
+                data["__buffers__"] = [bytes(b) for b in msg["buffers"]]
+            self.comm_inbox.setdefault(content["comm_id"], []).append(data)
 
     def pump(self, seconds: float) -> None:
         """Read IOPub for `seconds`, keeping comm messages (other messages are dropped)."""
@@ -201,6 +204,9 @@ class Comm:
             self.kernel.pump(0.2)
 
     def request(self, data: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
-        """Send a request and return its reply (pushes received meanwhile are skipped)."""
+        """Send a request and return its reply (pushes and a chunked op's intermediate
+        messages, which have no ``ok``, are skipped)."""
         self.send(data)
-        return self.wait(lambda d: not d.get("push") and d.get("id") == data.get("id"), timeout)
+        return self.wait(
+            lambda d: "ok" in d and not d.get("push") and d.get("id") == data.get("id"), timeout
+        )

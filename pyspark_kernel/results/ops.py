@@ -5,17 +5,22 @@ Spark work: its own job tag, no progress or log lines in any cell."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import math
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ..api import ChannelError, require
 from ..config import SparkSettings
 from ..session import SessionManager
 from . import explore
+from .export import FORMATS, export_file
 from .store import ResultExpired, ResultStore
 
 MAX_PAGE_ROWS = 1_000
 MAX_CHART_GROUPS = 500
+EXPORT_CHUNK = 1 << 20  # bytes per message of an export
 
 
 class ResultOps:
@@ -28,6 +33,40 @@ class ResultOps:
 
     def handlers(self) -> dict[str, Any]:
         return {"page": self.page, "chart": self.chart, "profile": self.profile}
+
+    def export(
+        self, request: dict[str, Any], send: Callable[[dict[str, Any], list[bytes]], None]
+    ) -> dict[str, Any]:
+        """Send the whole result as one CSV or Parquet file in chunks, then the reply."""
+        df = self._result(request)
+        fmt = require(request, "format", str, "csv")
+        if fmt not in FORMATS:
+            raise ChannelError(f"format must be one of {', '.join(FORMATS)}")
+        limit = self.settings.export_limit
+        stored = self.store.get(request["result_id"])
+        name = f"{_file_stem(stored.name)}.{fmt}"
+        with tempfile.TemporaryDirectory(prefix="pyspark-kernel-export-") as folder:
+            with self._own_work("export"):
+                part = export_file(df, fmt, Path(folder))
+            size = part.stat().st_size
+            if size > limit:
+                raise ChannelError(
+                    f"the result is {size:,} bytes as {fmt}, over the export limit of "
+                    f"{limit:,} bytes (raise it with %spark config export_limit=BYTES)"
+                )
+            chunks = max(1, math.ceil(size / EXPORT_CHUNK))
+            with part.open("rb") as data:
+                for index in range(chunks):
+                    send(
+                        {"chunk": index, "chunks": chunks, "size": size}, [data.read(EXPORT_CHUNK)]
+                    )
+        return {
+            "result_id": request["result_id"],
+            "file_name": name,
+            "format": fmt,
+            "size": size,
+            "chunks": chunks,
+        }
 
     def page(self, request: dict[str, Any]) -> dict[str, Any]:
         df = self._result(request)
@@ -97,6 +136,12 @@ class ResultOps:
                 yield
         except explore.ExploreError as exc:
             raise ChannelError(str(exc)) from None
+
+
+def _file_stem(name: str | None) -> str:
+    """A file name made of what the result was shown as (its variable, view or path)."""
+    stem = Path(name).stem if name else "result"
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in stem) or "result"
 
 
 def _objects(items: list[Any], name: str) -> list[dict[str, Any]]:

@@ -168,3 +168,39 @@ def test_a_page_is_answered_while_a_cell_runs_on_a_subshell(kernel, big):
     assert answered < 8, "the reply waited for the running cell"
     done = kernel.kc.get_shell_msg(timeout=60)
     assert done["parent_header"]["msg_id"] == msg_id
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_sends_the_whole_result_in_chunks(kernel, comm, fmt, tmp_path):
+    run = kernel.run("export_me = spark.range(20000).selectExpr('id', 'array(id, id) AS pair')")
+    (table,) = run.data(TABLE)
+    since = comm.mark()
+    reply = comm.request(
+        {"op": "export", "id": f"x-{fmt}", "result_id": table["result_id"], "format": fmt},
+        timeout=300,
+    )
+    assert reply["ok"] is True and reply["file_name"] == f"export_me.{fmt}", reply
+    chunks = [d for d in comm.received[since:] if d.get("id") == f"x-{fmt}" and "chunk" in d]
+    assert [c["chunk"] for c in chunks] == list(range(reply["chunks"]))
+    data = b"".join(c["__buffers__"][0] for c in chunks)
+    assert len(data) == reply["size"]
+    path = tmp_path / reply["file_name"]
+    path.write_bytes(data)
+    if fmt == "csv":
+        lines = path.read_text().splitlines()
+        assert lines[0] == "id,pair" and len(lines) == 20001 and lines[1] == '0,"[0,0]"'
+    else:
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(path).num_rows == 20000
+
+
+def test_export_over_the_limit_is_refused(kernel, comm):
+    run = kernel.run("too_big = spark.range(100000)")
+    (table,) = run.data(TABLE)
+    kernel.run("__import__('pyspark_kernel').current().settings.export_limit = 1000")
+    try:
+        reply = comm.request({"op": "export", "id": "x-big", "result_id": table["result_id"]})
+    finally:
+        kernel.run("__import__('pyspark_kernel').current().settings.export_limit = 200_000_000")
+    assert reply["ok"] is False and "over the export limit of 1,000 bytes" in reply["error"]
