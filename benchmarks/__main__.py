@@ -22,11 +22,31 @@ from typing import Any
 
 import psutil
 
-from . import batch, cluster, environment, interrupt, overhead, preview, report, startup, streaming
+from . import (
+    batch,
+    cluster,
+    completion,
+    environment,
+    interrupt,
+    overhead,
+    preview,
+    report,
+    startup,
+    streaming,
+)
 from .harness import BenchKernel, alive, end_processes, log, stopwatch
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("startup", "overhead", "preview", "interrupt", "streaming", "cluster", "batch")
+BENCHMARKS = (
+    "startup",
+    "overhead",
+    "preview",
+    "interrupt",
+    "completion",
+    "streaming",
+    "cluster",
+    "batch",
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +67,8 @@ class Profile:
     cluster_warmup: int
     cluster_repeats: int  # 0: the cluster / Spark Connect benchmark is skipped
     batch: bool  # nbconvert and `pyspark-kernel demo` wall times
+    completion_tables: int
+    completion_repeats: int
 
 
 QUICK = Profile(
@@ -66,6 +88,8 @@ QUICK = Profile(
     cluster_warmup=0,
     cluster_repeats=0,
     batch=False,
+    completion_tables=1_000,
+    completion_repeats=5,
 )
 FULL = Profile(
     startup_samples=3,
@@ -84,6 +108,8 @@ FULL = Profile(
     cluster_warmup=2,
     cluster_repeats=10,
     batch=True,
+    completion_tables=1_000,
+    completion_repeats=30,
 )
 
 
@@ -175,6 +201,14 @@ def main(argv: list[str] | None = None) -> int:
                 "4. interrupt",
                 lambda: interrupt.run(kernels, profile.interrupt_samples, explain=not args.quick),
             ),
+            (
+                "completion",
+                "sql_completion",
+                "9. Spark SQL completion with 1,000 views",
+                lambda: completion.run(
+                    kernels, profile.completion_tables, profile.completion_repeats
+                ),
+            ),
             ("streaming", "kafka_broker", "5. Kafka broker start", broker.start),
             (
                 "streaming",
@@ -248,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "time_to_first_result",
         "preview_vs_rows",
         "interrupt",
+        "sql_completion",
         "kafka_broker",
         "streaming",
         "cluster_connect",

@@ -1,7 +1,7 @@
 """Timing the pyspark kernel's own hooks from inside the kernel.
 
-`install` wraps ``SparkExtension.pre_run_cell`` / ``post_run_cell`` (re-registered with
-IPython) and some of their parts in timers, and counts the py4j commands sent to the JVM
+`install` wraps the cell hooks ``CellLife.pre_run_cell`` / ``post_run_cell`` (re-registered
+with IPython) and some of their parts in timers, and counts the py4j commands sent to the JVM
 while each runs. Every finished call appends ``(cell, part, seconds, py4j_commands)`` to the
 kernel's ``_bench_log`` list, with the execution count of the cell it ran for (names
 starting with ``_`` are ignored by result detection).
@@ -14,7 +14,14 @@ import ast
 
 from .harness import BenchKernel
 
-PARTS = ("_prepare_spark", "_detect", "_untag", "_await_cancelled", "bind_session")
+# label -> (the part's owner, from the extension; its method)
+PARTS = {
+    "prepare_spark": ("life", "_prepare_spark"),
+    "detect": ("presenter", "after"),
+    "untag": ("life", "_untag"),
+    "settle": ("life.interrupts", "settle"),
+    "bind": ("binding", "bind"),
+}
 
 INSTALL = f"""
 import time as _bench_time
@@ -43,23 +50,30 @@ def _bench_wrap(fn, label):
                 (_bench_cell[0], label, _bench_time.perf_counter() - start, _bench_py4j[0] - calls)
             )
     return timed
-_bench_ip.events.unregister('pre_run_cell', _bench_ext.pre_run_cell)
-_bench_ip.events.unregister('post_run_cell', _bench_ext.post_run_cell)
-_bench_pre = _bench_wrap(_bench_ext.pre_run_cell, 'pre_run_cell')
-_bench_post = _bench_wrap(_bench_ext.post_run_cell, 'post_run_cell')
+_bench_life = _bench_ext.life
+_bench_ip.events.unregister('pre_run_cell', _bench_life.pre_run_cell)
+_bench_ip.events.unregister('post_run_cell', _bench_life.post_run_cell)
+_bench_pre = _bench_wrap(_bench_life.pre_run_cell, 'pre_run_cell')
+_bench_post = _bench_wrap(_bench_life.post_run_cell, 'post_run_cell')
 _bench_ip.events.register('pre_run_cell', _bench_pre)
 _bench_ip.events.register('post_run_cell', _bench_post)
-for _bench_name in {PARTS!r}:
-    setattr(_bench_ext, _bench_name, _bench_wrap(getattr(_bench_ext, _bench_name), _bench_name))
+def _bench_owner(path):
+    owner = _bench_ext
+    for part in path.split('.'):
+        owner = getattr(owner, part)
+    return owner
+for _bench_label, (_bench_path, _bench_name) in {PARTS!r}.items():
+    _bench_obj = _bench_owner(_bench_path)
+    setattr(_bench_obj, _bench_name, _bench_wrap(getattr(_bench_obj, _bench_name), _bench_label))
 """
 
 REMOVE = f"""
 _bench_ip.events.unregister('pre_run_cell', _bench_pre)
 _bench_ip.events.unregister('post_run_cell', _bench_post)
-_bench_ip.events.register('pre_run_cell', _bench_ext.pre_run_cell)
-_bench_ip.events.register('post_run_cell', _bench_ext.post_run_cell)
-for _bench_name in {PARTS!r}:
-    delattr(_bench_ext, _bench_name)
+_bench_ip.events.register('pre_run_cell', _bench_life.pre_run_cell)
+_bench_ip.events.register('post_run_cell', _bench_life.post_run_cell)
+for _bench_path, _bench_name in {PARTS!r}.values():
+    delattr(_bench_owner(_bench_path), _bench_name)
 del _bench_client.send_command
 """
 

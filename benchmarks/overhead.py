@@ -40,9 +40,10 @@ SPARK_ROWS = {label for label, *_ in CELLS[2:]}
 # Switching parts of the pyspark kernel off, inside the running kernel, to see what its
 # per-cell overhead is made of (restored afterwards).
 _SAVE = """
-import pyspark_kernel.extension as _bench_x
+import pyspark_kernel.cell as _bench_x
+import pyspark_kernel.results.catalog as _bench_catalog
 # temp views are listed by catalog.ViewCatalog(spark).temp_views(code, listing)
-_bench_vc = _bench_x.catalog.ViewCatalog
+_bench_vc = _bench_catalog.ViewCatalog
 _bench_saved = (_bench_x.CellProgress, _bench_vc.temp_views)
 class _BenchNoProgress:
     job_ids = []
@@ -140,9 +141,9 @@ def hook_breakdown(kernel: BenchKernel, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "description": (
             "In-kernel wall time of the extension's hooks per cell, measured by wrapping "
-            "SparkExtension.pre_run_cell/post_run_cell and parts of them: _prepare_spark "
-            "(job tag, progress poller, temp-view snapshot), _detect (namespace diff, parquet "
-            "+ view detection, preview), bind_session, _untag; py4j_commands counts the "
+            "CellLife.pre_run_cell/post_run_cell and parts of them: prepare_spark "
+            "(job tag, progress poller), detect (namespace diff, parquet "
+            "+ view detection, preview), bind, untag; py4j_commands counts the "
             "commands sent to the JVM while each ran (median)."
         ),
         "repeats": repeats,

@@ -66,6 +66,7 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
     lines += _startup(results.get("time_to_first_result"))
     lines += _preview(results.get("preview_vs_rows"))
     lines += _interrupt(results.get("interrupt"))
+    lines += _completion(results.get("sql_completion"))
     lines += _streaming(results.get("kafka_broker"), results.get("streaming"))
     lines += _cluster(results.get("cluster_connect"))
     lines += _batch(results.get("batch"))
@@ -140,16 +141,16 @@ def _overhead(r: dict[str, Any] | None) -> list[str]:
         parts = [
             "pre_run_cell",
             "post_run_cell",
-            "_prepare_spark",
-            "_detect",
-            "_untag",
-            "bind_session",
+            "prepare_spark",
+            "detect",
+            "untag",
+            "bind",
         ]
         out += [
             "",
             "Where the pyspark kernel's extra time goes: its hooks, timed inside the kernel "
             "(median ms per cell, and in brackets the py4j commands sent to the JVM meanwhile; "
-            "`_prepare_spark` is part of `pre_run_cell`, `_detect` and `_untag` of `post_run_cell`).",
+            "`prepare_spark` is part of `pre_run_cell`, `detect` and `untag` of `post_run_cell`).",
             "",
             "| cell | " + " | ".join(f"`{p}`" for p in parts) + " |",
             "|---|" + "---:|" * len(parts),
@@ -326,8 +327,31 @@ def _interrupt(r: dict[str, Any] | None) -> list[str]:
             "",
             "Inside the pyspark kernel (medians): "
             + ", ".join(f"`{part}` {_ms(v.get('median_ms'))} ms" for part, v in hooks.items())
-            + " (`_await_cancelled` runs in `post_run_cell` until the cell's jobs have left Spark).",
+            + " (`settle` runs in `post_run_cell` until the cell's jobs have left Spark).",
         ]
+    return [*out, ""]
+
+
+def _completion(r: dict[str, Any] | None) -> list[str]:
+    if not r or "rows" not in r:
+        return []
+    out = [
+        f"## 9. Spark SQL completion with {r['tables']:,} temporary views",
+        "",
+        r["description"] + f"; {r['repeats']} requests each. Goal: under {r['goal_ms']} ms. "
+        f"Listing the catalog (after each cell that used Spark, in the background) took "
+        f"{_ms(r['catalog_refresh_s'] * 1000)} ms.",
+        "",
+        "| request | matches | pyspark median | p95 | plain IPython median | ratio |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in r["rows"]:
+        spark, plain = row[PYSPARK], row[PLAIN]
+        out.append(
+            f"| {row['request']} | {row['matches']} | {_ms(spark.get('median_ms'))} ms | "
+            f"{_ms(spark.get('p95_ms'))} ms | {_ms(plain.get('median_ms'))} ms | "
+            f"{_x(row['ratio_median'])} |"
+        )
     return [*out, ""]
 
 

@@ -11,44 +11,48 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_extension: Any = None
+_loaded: dict[int, Any] = {}  # id(shell) -> the extension loaded by %load_ext
 
 
 def load_ipython_extension(shell: Any) -> None:
-    """Load the Spark extension into an IPython shell (``%load_ext pyspark_kernel``)."""
-    global _extension
-    if _extension is None:
+    """Load the Spark extension into an IPython shell (``%load_ext pyspark_kernel``); in the
+    ``pyspark`` kernel, where it is loaded already, this does nothing."""
+    if current(shell) is None:
         from .extension import SparkExtension
 
-        _extension = SparkExtension(shell)
-        _extension.register()
+        extension = SparkExtension(shell)
+        extension.register()
+        _loaded[id(shell)] = extension
 
 
 def unload_ipython_extension(shell: Any) -> None:
-    """Stop Spark when the extension is unloaded."""
-    global _extension
-    if _extension is not None:
-        _extension.close()
-        _extension = None
+    """Stop Spark and undo everything the extension hooked (``%unload_ext pyspark_kernel``)."""
+    extension = _loaded.pop(id(shell), None)
+    if extension is not None:
+        extension.unregister()
 
 
-def current() -> Any:
-    """The running `SparkExtension` of this kernel, or None."""
-    if _extension is not None:
-        return _extension
-    try:
-        from IPython import get_ipython
-    except ImportError:
+def current(shell: Any = None) -> Any:
+    """The Spark extension of this kernel (the `pyspark` kernel's or a loaded one), or None."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return None
+        shell = get_ipython()
+    if shell is None:
         return None
-    shell = get_ipython()
-    kernel = getattr(shell, "kernel", None)
-    return getattr(kernel, "spark_extension", None)
+    loaded = _loaded.get(id(shell))
+    if loaded is not None:
+        return loaded
+    return getattr(getattr(shell, "kernel", None), "spark_extension", None)
 
 
 def last_record() -> dict[str, Any] | None:
     """The execution record of the last finished cell, as a dict."""
     ext = current()
-    return ext.records[-1].as_dict() if ext is not None and ext.records else None
+    last = ext.records.last() if ext is not None else None
+    return last.as_dict() if last is not None else None
 
 
 def kernel_metrics() -> dict[str, Any] | None:

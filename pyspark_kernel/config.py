@@ -178,6 +178,34 @@ class SparkSettings(Configurable):
                 raise SettingsError(f"{key}={conf[key]!r} is not a whole number")
 
 
+class PendingSettings:
+    """Changes asked for with ``%spark config`` and ``%spark packages``, applied together by
+    ``%spark restart``: kernel fields by name, anything else as a Spark setting."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def set(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+    def apply(self, settings: SparkSettings) -> None:
+        """Apply every pending change to `settings` (all or none); raise `SettingsError`."""
+        trial = SparkSettings(parent=settings.parent)
+        for name in _field_names():
+            setattr(trial, name, getattr(settings, name))
+        for target in (trial, settings):
+            for key, value in self.values.items():
+                if key in _field_names() - {"conf"}:
+                    target.set(key, value)
+                else:
+                    target.conf = {**target.conf, key: value}
+            target.check()
+        self.values.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+
 def parse_assignment(text: str) -> tuple[str, str]:
     """Split ``key=value`` (spaces around ``=`` allowed)."""
     key, sep, value = text.partition("=")

@@ -10,6 +10,8 @@ from typing import Any
 import py4j
 import pyspark
 
+import pyspark_kernel.spark_internals as internals
+
 _HIDDEN = tuple(os.path.dirname(m.__file__ or "") for m in (pyspark, py4j))
 
 
@@ -43,13 +45,33 @@ def headline(exc: BaseException) -> str:
     """The error's message without the JVM stack trace or the logical plan dump.
 
     For a raw Java exception (Py4J), the message of its root cause is added: the top one
-    is often a wrapper ("Exception thrown in awaitResult")."""
+    is often a wrapper ("Exception thrown in awaitResult"). An error raised in a Python
+    worker ends with the worker's own exception line (``ValueError: the real cause``)."""
     root = _java_root_cause(exc)
     text = str(exc).strip() if root is None else root
     for marker in ("\n\nJVM stacktrace:", "\nJVM stacktrace:", ";\n'", "\n== "):
         text = text.split(marker)[0]
+    cause = worker_cause(text)
+    if cause is not None:
+        before = text.split(_TRACEBACK, 1)[0].strip().rstrip(":")
+        before = before.replace(". Please see the stack trace below.", "").rstrip(".")
+        return f"{before}: {cause}" if before else cause
     lines = [line for line in text.splitlines() if line.strip()]
     return " ".join(lines[:3]) if lines else type(exc).__name__
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def worker_cause(text: str) -> str | None:
+    """The exception line of the last Python traceback inside `text` (a Python worker's
+    error as Spark reports it, or a ``foreachBatch`` failure), or None."""
+    if _TRACEBACK not in text:
+        return None
+    for line in text.rsplit(_TRACEBACK, 1)[1].splitlines():
+        if line and not line[0].isspace():
+            return line.strip()
+    return None
 
 
 def _java_root_cause(exc: BaseException) -> str | None:
@@ -57,13 +79,16 @@ def _java_root_cause(exc: BaseException) -> str | None:
     if java is None:
         return None
     try:
-        top = java.toString().splitlines()[0]
+        top_text = java.toString()
         cause = java
         while cause.getCause() is not None:
             cause = cause.getCause()
-        root = cause.toString().splitlines()[0]
+        root_text = cause.toString()
     except Exception:  # the JVM may be gone
         return None
+    top, root = top_text.splitlines()[0], root_text.splitlines()[0]
+    if worker_cause(root_text) is not None:
+        return root_text
     return top if root == top else f"{top} (caused by {root})"
 
 
@@ -84,15 +109,23 @@ def user_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
 def full_trace(exc: BaseException) -> str:
     """Everything known about the error: Python traceback and, for Spark errors, the JVM's."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    jvm = getattr(exc, "getJvmStackTrace", None) or getattr(exc, "_stackTrace", None)
-    if callable(jvm):
-        try:
-            jvm = jvm()
-        except Exception:
-            jvm = None
+    jvm = jvm_trace(exc)
     if jvm:
         text += f"\nJVM stack trace:\n{jvm}"
     return text
+
+
+def jvm_trace(exc: BaseException) -> str | None:
+    """The JVM stack trace a Spark error carries, if any."""
+    trace = internals.jvm_stack_trace(exc)
+    if not trace and getattr(exc, "java_exception", None) is not None:
+        trace = str(exc)  # a raw Py4J error: its message is the Java trace
+    return trace or None
+
+
+def has_jvm_trace(exc: BaseException) -> bool:
+    """Whether ``%spark trace`` has more to show than the cell's error (a JVM trace)."""
+    return jvm_trace(exc) is not None
 
 
 def condition(exc: BaseException) -> str | None:

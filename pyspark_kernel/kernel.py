@@ -35,24 +35,40 @@ class PySparkKernel(IPythonKernel):
         self.spark_extension.register()
 
     async def do_complete(self, code: str, cursor_pos: int | None) -> Any:
-        """Complete as IPython does, with ``spark``/``sc`` bound when the code uses them."""
-        self._bind_for(code)
+        """Spark SQL completion in ``%%sql`` cells and ``spark.sql("...")`` strings; else
+        as IPython does, with ``spark``/``sc`` bound if the session is up. Never waits for a
+        session that is still starting."""
+        cursor = len(code) if cursor_pos is None else cursor_pos
+        ext = self.spark_extension
+        if ext is not None:
+            reply = ext.sql.complete_reply(code, cursor)
+            if reply is not None:
+                return reply
+        self._bind_ready()
         return super().do_complete(code, cursor_pos)
 
     async def do_inspect(
         self, code: str, cursor_pos: int | None, detail_level: int = 0, omit_sections: Any = ()
     ) -> Any:
-        """Inspect as IPython does, with ``spark``/``sc`` bound when the code uses them."""
-        self._bind_for(code)
+        """A table's schema or a SQL function's description in SQL text; else as IPython
+        does, with ``spark``/``sc`` bound if the session is up."""
+        cursor = len(code) if cursor_pos is None else cursor_pos
+        ext = self.spark_extension
+        if ext is not None:
+            reply = ext.sql.inspect_reply(code, cursor)
+            if reply is not None:
+                return reply
+        self._bind_ready()
         return super().do_inspect(code, cursor_pos, detail_level, omit_sections)
 
-    def _bind_for(self, code: str) -> None:
+    def _bind_ready(self) -> None:
         ext = self.spark_extension
-        if ext is not None and ext.mentions_spark(code):
-            ext.bind_session(wait=True)
+        if ext is not None and ext.session.ready:
+            ext.bind(wait=False)
 
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:
         """Stop streaming queries and Spark (bounded in time) before the kernel exits."""
         if self.spark_extension is not None:
-            self.spark_extension.close()
+            self.spark_extension.unregister()
+            self.spark_extension = None
         return super().do_shutdown(restart)

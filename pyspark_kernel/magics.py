@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
-from . import transform
-from .config import LOG_LEVELS, SettingsError, SparkSettings, parse_assignment
+import pyspark_kernel.transform as transform
+
+from .config import LOG_LEVELS, SettingsError, parse_assignment
 
 if TYPE_CHECKING:
-    from .extension import SparkExtension
+    from .api import SparkHost
 
 _SPARK_HELP = """%spark                      status: state, master, app id, Spark UI, version
 %spark config key=value ... set Spark or kernel settings, applied by %spark restart
@@ -28,19 +29,23 @@ _SPARK_HELP = """%spark                      status: state, master, app id, Spar
 %spark rows N               rows shown in previews
 %spark timeout SECONDS      per-cell time limit, 0 for none
 %spark packages kafka       add Spark's Kafka connector (then %spark restart)
-%spark metrics [--json]     cells run and failed, cell times, Spark jobs, rows previewed"""
+%spark metrics [--json]     cells run and failed, cell times, Spark jobs, rows previewed
 
-# Kernel settings `%spark config` may change; any other key is a Spark setting.
-_KERNEL_FIELDS = set(SparkSettings.class_trait_names(config=True)) - {"conf"}
+%%sql [-o NAME] [-n ROWS]   run the cell as Spark SQL ({name} is filled from Python)
+%%transform [--save-view NAME] [--save-parquet] [--save-csv] [--name VAR]
+                            run the cell's def transform(<tables>) and show its result
+%record [--json]            the previous cell's execution record
+%streams [stop|progress NAME|ID|all]
+                            list, stop and inspect streaming queries (%streams help)"""
 
 
 @magics_class
 class SparkMagics(Magics):
     """Magics that talk to the kernel's SparkSession."""
 
-    def __init__(self, shell: Any, extension: SparkExtension) -> None:
+    def __init__(self, shell: Any, host: SparkHost) -> None:
         super().__init__(shell)
-        self.ext = extension
+        self.host = host
 
     @line_magic
     def spark(self, line: str) -> Any:
@@ -56,8 +61,8 @@ class SparkMagics(Magics):
         print(_SPARK_HELP)
 
     def _spark_status(self, args: list[str]) -> None:
-        info = self.ext.session.info()
-        s = self.ext.settings
+        info = self.host.session.info()
+        s = self.host.settings
         on = {True: "on", False: "off"}
         lines = [
             f"state:      {info.state}",
@@ -65,8 +70,8 @@ class SparkMagics(Magics):
             f"app id:     {info.app_id or '-'}",
             f"Spark UI:   {info.ui_url or '-'}",
             f"version:    {info.version or '-'}",
-            f"progress:   {_progress_source(self.ext.session.is_remote, s.progress_after)}",
-            f"output dir: {self.ext.output_dir.path}",
+            f"progress:   {_progress_source(self.host.session.is_remote, s.progress_after)}",
+            f"output dir: {self.host.output_dir.path}",
             f"preview:    {s.max_rows} rows, {s.max_chars} chars per value, "
             f"{s.max_bytes:,} bytes, "
             f"exact count {on[s.exact_count]}, detection {on[s.detect]}",
@@ -75,13 +80,13 @@ class SparkMagics(Magics):
         ]
         if info.error:
             lines.append(f"error:      {info.error}")
-        if self.ext.pending_conf:
-            lines.append(f"pending (apply with %spark restart): {self.ext.pending_conf}")
+        if self.host.pending:
+            lines.append(f"pending (apply with %spark restart): {self.host.pending.values}")
         print("\n".join(lines))
 
     def _spark_config(self, args: list[str]) -> None:
         if not args:
-            conf = self.ext.settings.spark_conf()
+            conf = self.host.settings.spark_conf()
             print("\n".join(f"{k}={v}" for k, v in sorted(conf.items())))
             return
         for item in args:
@@ -89,40 +94,31 @@ class SparkMagics(Magics):
                 key, value = parse_assignment(item)
             except SettingsError as exc:
                 raise UsageError(str(exc)) from None
-            self.ext.pending_conf[key] = value
-        print(f"will apply at %spark restart: {', '.join(sorted(self.ext.pending_conf))}")
+            self.host.pending.set(key, value)
+        print(f"will apply at %spark restart: {', '.join(sorted(self.host.pending.values))}")
 
     def _spark_restart(self, args: list[str]) -> None:
-        settings = self.ext.settings
+        print("restarting the Spark session...")
         try:
-            for key, value in self.ext.pending_conf.items():
-                if key in _KERNEL_FIELDS:
-                    settings.set(key, value)
-                else:
-                    settings.conf = {**settings.conf, key: value}
-            settings.check()
+            spark = self.host.restart_session()
         except SettingsError as exc:
             raise UsageError(str(exc)) from None
-        self.ext.pending_conf.clear()
-        print("restarting the Spark session...")
-        self.ext.session.stop()
-        self.ext.session.start()
-        if self.ext.bind_session(wait=True) is not None:
+        if spark is not None:
             self._spark_status([])
 
     def _spark_log(self, args: list[str]) -> None:
         if len(args) != 1 or args[0].upper() not in LOG_LEVELS:
             raise UsageError(f"usage: %spark log LEVEL ({', '.join(LOG_LEVELS)})")
-        self.ext.settings.log_level = args[0].upper()
-        spark = self.ext.bind_session(wait=True)
-        if spark is not None and not self.ext.session.is_remote:
-            spark.sparkContext.setLogLevel(self.ext.settings.log_level)
-        elif self.ext.session.is_remote:  # Spark Connect: no driver JVM in this kernel
+        self.host.settings.log_level = args[0].upper()
+        spark = self.host.bind(wait=True)
+        if spark is not None and not self.host.session.is_remote:
+            spark.sparkContext.setLogLevel(self.host.settings.log_level)
+        elif self.host.session.is_remote:  # Spark Connect: no driver JVM in this kernel
             print("Spark Connect: the server's log is not shown in cells")
-        print(f"JVM log level: {self.ext.settings.log_level}")
+        print(f"JVM log level: {self.host.settings.log_level}")
 
     def _spark_trace(self, args: list[str]) -> None:
-        print(self.ext.last_trace or "no Spark error yet")
+        print(self.host.last_trace or "no Spark error yet")
 
     def _spark_detect(self, args: list[str]) -> None:
         self._toggle("detect", args)
@@ -138,13 +134,13 @@ class SparkMagics(Magics):
 
     def _spark_packages(self, args: list[str]) -> None:
         if not args:
-            print(f"packages: {', '.join(self.ext.settings.packages) or 'none'}")
+            print(f"packages: {', '.join(self.host.settings.packages) or 'none'}")
             return
-        self.ext.pending_conf["packages"] = ",".join(args)
+        self.host.pending.set("packages", ",".join(args))
         print(f"will add {', '.join(args)} at %spark restart")
 
     def _spark_metrics(self, args: list[str]) -> None:
-        data = self.ext.metrics.summary()
+        data = self.host.metrics.summary()
         print(json.dumps(data, indent=2) if "--json" in args else _metrics_text(data))
 
     def _toggle(self, field: str, args: list[str]) -> None:
@@ -156,10 +152,10 @@ class SparkMagics(Magics):
         if len(args) != 1:
             raise UsageError(f"usage: %spark {field} VALUE")
         try:
-            self.ext.settings.set(field, args[0])
+            self.host.settings.set(field, args[0])
         except SettingsError as exc:
             raise UsageError(str(exc)) from None
-        print(f"{field}: {getattr(self.ext.settings, field)}")
+        print(f"{field}: {getattr(self.host.settings, field)}")
 
     @cell_magic
     def sql(self, line: str, cell: str) -> None:
@@ -174,24 +170,16 @@ class SparkMagics(Magics):
             opts = parser.parse_args(shlex.split(line))
         except (argparse.ArgumentError, SystemExit) as exc:
             raise UsageError(f"usage: %%sql [-o NAME] [-n ROWS]: {exc}") from None
-        namespace = self.ext.shell.user_ns
-        spark = self.ext.bind_session(wait=True)
+        namespace = self.host.shell.user_ns
+        spark = self.host.bind(wait=True)
         if spark is None:
             spark = namespace["spark"]  # raises the reason the session is unavailable
         df = spark.sql(substitute(cell, namespace))
         if opts.output:
             namespace[opts.output] = df
-        cell_state = self.ext.cell
-        if cell_state is not None:
-            cell_state.shown_expression = True
-            cell_state.record.result_source = "sql"
-        self.ext.show_frame(
-            df,
-            "sql",
-            record=cell_state.record if cell_state else None,
-            max_rows=opts.rows,
-            variable_name=opts.output,
-        )
+        if self.host.cell is not None:
+            self.host.cell.mark_shown("sql")
+        self.host.show_frame(df, "sql", max_rows=opts.rows, variable_name=opts.output)
 
     @cell_magic
     def transform(self, line: str, cell: str) -> None:
@@ -212,17 +200,17 @@ class SparkMagics(Magics):
                 f"usage: %%transform [--save-view NAME] [--save-parquet] [--save-csv] "
                 f"[--name VAR]: {exc}"
             ) from None
-        namespace = self.ext.shell.user_ns
-        spark = self.ext.bind_session(wait=True)
+        namespace = self.host.shell.user_ns
+        spark = self.host.bind(wait=True)
         if spark is None:
             spark = namespace["spark"]  # raises the reason the session is unavailable
         namespace.pop("transform", None)
-        filename = self.ext.shell.compile.cache(cell)
+        filename = self.host.shell.compile.cache(cell)
         exec(compile(cell, filename, "exec"), namespace)
         func = transform.find_transform(namespace)
         df = transform.as_result(func(**transform.bind_arguments(func, spark, namespace)), spark)
         saved: list[object] = []
-        out = self.ext.output_dir.path
+        out = self.host.output_dir.path
         if opts.save_parquet:
             saved.append(transform.save(df, out, "transform.parquet", "parquet"))
         if opts.save_csv:
@@ -231,24 +219,20 @@ class SparkMagics(Magics):
             df.createOrReplaceTempView(opts.view)
             saved.append(f"view {opts.view}")
         namespace[opts.name] = df
-        state = self.ext.cell
-        if state is not None:
-            state.shown_expression = True
-            state.record.result_source = "transform"
-        self.ext.show_frame(
-            df, "transform", record=state.record if state else None, variable_name=opts.name
-        )
+        if self.host.cell is not None:
+            self.host.cell.mark_shown("transform")
+        self.host.show_frame(df, "transform", variable_name=opts.name)
         if saved:
             print("saved: " + ", ".join(str(s) for s in saved))
 
     @line_magic
     def record(self, line: str) -> Any:
         """Show the execution record of the previous cell (``%record --json`` for JSON)."""
-        records = self.ext.records
-        if not records:
+        last = self.host.records.last()
+        if last is None:
             print("no cell has run yet")
             return None
-        data = records[-1].as_dict()
+        data = last.as_dict()
         if "--json" in line:
             print(json.dumps(data, indent=2, default=str))
             return None

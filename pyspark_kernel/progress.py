@@ -68,6 +68,10 @@ class ProgressDisplay:
             },
         }
 
+    def finish(self, state: str, used_spark: bool = True) -> list[int]:
+        """The cell ended in `state`: publish the summary (if due) and return the job ids."""
+        raise NotImplementedError
+
     def _text(self, payload: dict[str, Any]) -> str:
         return progress_text(payload)
 

@@ -12,10 +12,14 @@ import sys
 import termios
 import threading
 import time
+import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import pyspark_kernel.jvmcalls as jvmcalls
+import pyspark_kernel.spark_internals as internals
 
 from .config import SettingsError, SparkSettings
 from .jvmcalls import CallCounter
@@ -33,6 +37,9 @@ _JVM_SETTINGS = (
     "spark.driver.extraClassPath",
     "spark.jars",
 )
+
+
+OWN_TAG_PREFIX = "pyspark-kernel-own-"
 
 
 class SessionError(RuntimeError):
@@ -58,8 +65,10 @@ class SessionInfo:
 class SessionManager:
     """Builds, checks and rebuilds the kernel's SparkSession.
 
-    States: ``stopped`` (not started), ``starting``, ``ready``, ``failed`` (could not start;
-    the next Spark cell retries), ``dead`` (the driver JVM exited; the next cell rebuilds).
+    States: ``stopped`` (not started, or stopped by the user's ``spark.stop()``),
+    ``starting``, ``ready``, ``failed`` (could not start; the next Spark cell retries),
+    ``dead`` (the driver JVM exited; the next cell rebuilds). Functions in `listeners` are
+    called (from any thread) after every change of state.
     """
 
     def __init__(self, settings: SparkSettings, output_sink: OutputSink | None = None) -> None:
@@ -79,6 +88,19 @@ class SessionManager:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        self.listeners: list[Callable[[], None]] = []
+        self._muted = 0  # own_work blocks under way: the JVM's lines are not shown meanwhile
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("session state listener failed")
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -87,8 +109,8 @@ class SessionManager:
             if self.state in {"starting", "ready"}:
                 return
             self._startup_lines.clear()
-            self.state = "starting"
             self.error = None
+            self._set_state("starting")
             self._done.clear()
             self._thread = threading.Thread(target=self._build, name="spark-session-start")
             self._thread.daemon = True
@@ -150,9 +172,24 @@ class SessionManager:
             self.last_exit_code = self._proc.returncode
             log.warning("Spark driver JVM exited with %s", self.last_exit_code)
             self._forget()
-            self.state = "dead"
             self._done.clear()
+            self._set_state("dead")
+        elif self.state == "ready" and internals.context_stopped(self.spark):
+            self._notice_user_stop()
         return self.state == "ready"
+
+    def _notice_user_stop(self) -> None:
+        """The user stopped the session (``spark.stop()``): take the session they built on
+        the same JVM since, if any; else the next Spark cell starts a new one on that JVM."""
+        user = internals.live_user_session()
+        if user is not None:
+            self.spark = user
+            self.generation += 1
+            self._set_state("ready")
+            return
+        log.info("the Spark session was stopped by the user")
+        self._done.clear()
+        self._set_state("stopped")
 
     def lose_remote(self, reason: str) -> None:
         """Spark Connect: the server went away or dropped our session. The session is closed
@@ -166,8 +203,8 @@ class SessionManager:
         if spark is not None:
             threading.Thread(target=_quietly, args=(spark.stop,), daemon=True).start()
         self._lost_reason = reason
-        self.state = "dead"
         self._done.clear()
+        self._set_state("dead")
 
     def restart(self) -> Any:
         """Stop the session and build a new one with the current settings."""
@@ -187,8 +224,8 @@ class SessionManager:
         self._forget()
         if proc is not None:
             _end_process(proc, timeout=5.0)
-        self.state = "stopped"
         self._done.clear()
+        self._set_state("stopped")
 
     @property
     def jvm_pid(self) -> int | None:
@@ -247,6 +284,8 @@ class SessionManager:
             self.spark = spark
             self.generation += 1
             self.state = "ready"
+            self._done.set()
+            self._notify()
         except BaseException as exc:
             log.warning("Spark session failed to start: %s", exc)
             self.error = exc
@@ -254,14 +293,13 @@ class SessionManager:
             if self._proc is not None:
                 _end_process(self._proc, timeout=2.0)
             self.state = "failed"
-        finally:
             self._done.set()
+            self._notify()
 
     def _build_remote(self) -> Any:
         import warnings
 
         from pyspark.sql import SparkSession
-        from pyspark.sql.connect.session import SparkSession as ConnectSession
 
         from .remote import answers, retry_policies
 
@@ -286,7 +324,7 @@ class SessionManager:
             except Exception:
                 app_id = None
         except BaseException:
-            ConnectSession._default_session = None  # the next start must not reuse this client
+            internals.forget_connect_session(spark)  # the next start must not reuse this client
             threading.Thread(target=_quietly, args=(spark.stop,), daemon=True).start()
             raise
         self._remote_info = (version, app_id)
@@ -294,7 +332,6 @@ class SessionManager:
 
     def _build_classic(self) -> Any:
         from pyspark import SparkConf, SparkContext
-        from pyspark.java_gateway import launch_gateway
         from pyspark.sql import SparkSession
 
         # A Spark Connect session used before in this process left these set; with them,
@@ -304,7 +341,7 @@ class SessionManager:
         conf = SparkConf(loadDefaults=False)
         for key, value in self.settings.spark_conf().items():
             conf.set(key, value)
-        jars = self._package_jars()
+        jars = package_jars(self.settings.packages)
         if jars:
             existing = conf.get("spark.jars", "")
             conf.set("spark.jars", ",".join(filter(None, [existing, *jars])))
@@ -316,13 +353,19 @@ class SessionManager:
             # the driver's PYSPARK_PYTHON; unset, they run whatever `python3` their work
             # folder finds, which may lack pyspark's dependencies.
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        # We launch the JVM ourselves with pipes we already read, so its stdout/stderr
-        # come to us (and to the cell that is running), even when it fails to start.
+        gateway = internals.active_gateway()
+        if gateway is None or self._proc is None or self._proc.poll() is not None:
+            gateway = self._launch(conf)  # else: the user stopped the session, the JVM lives on
+        sc = SparkContext(conf=conf, gateway=gateway)
+        sc.setLogLevel(self.settings.log_level)
+        return SparkSession(sc)
+
+    def _launch(self, conf: Any) -> Any:
+        """Launch the driver JVM with pipes we already read, so its stdout/stderr come to us
+        (and to the cell that is running), even when it fails to start."""
         readers, writers = self._pump_output()
         try:
-            gateway = launch_gateway(
-                conf, popen_kwargs={"stdout": writers[0], "stderr": writers[1]}
-            )
+            gateway = internals.launch_jvm(conf, stdout=writers[0], stderr=writers[1])
         except BaseException:
             for fd in writers:
                 os.close(fd)
@@ -331,21 +374,9 @@ class SessionManager:
             raise
         for fd in writers:
             os.close(fd)
-        self._proc = gateway.proc
-        self.calls = CallCounter(gateway._gateway_client)
-        sc = SparkContext(conf=conf, gateway=gateway)
-        sc.setLogLevel(self.settings.log_level)
-        return SparkSession(sc)
-
-    def _package_jars(self) -> list[str]:
-        jars: list[str] = []
-        for name in self.settings.packages:
-            if name != "kafka":
-                raise SettingsError(f"unknown package set {name!r} (known: kafka)")
-            from .services.jars import spark_kafka_connector_jars
-
-            jars.extend(str(path) for path in spark_kafka_connector_jars())
-        return jars
+        self._proc = internals.jvm_process(gateway)
+        self.calls = CallCounter(internals.gateway_client(gateway))
+        return gateway
 
     def _pump_output(self) -> tuple[list[threading.Thread], list[int]]:
         """Pipes for the JVM's stdout and stderr, each read line by line in a thread."""
@@ -382,12 +413,37 @@ class SessionManager:
     def _deliver(self, name: str, line: str) -> None:
         if self.state == "starting":
             self._startup_lines.append(line.rstrip())
+        if self._muted:
+            log.debug("jvm %s (during the kernel's own work): %s", name, line.rstrip())
+            return
         sink = self.output_sink
         if sink is not None:
             try:
                 sink(name, line)
             except Exception:  # a broken sink must not stop the pump
                 log.exception("JVM output sink failed")
+
+    @contextlib.contextmanager
+    def own_work(self, label: str) -> Iterator[str]:
+        """Spark work the kernel does for itself on this thread (a preview, a listing, a
+        warm-up). Its jobs carry a tag of their own (yielded, to cancel them) instead of
+        the running cell's, so they are neither in the cell's progress nor in its record;
+        they are described as `label` in the Spark UI; and the JVM's lines written
+        meanwhile are not shown in any cell (they go to the kernel's debug log)."""
+        spark = self.spark
+        tag = f"{OWN_TAG_PREFIX}{uuid.uuid4().hex[:12]}"
+        with jvmcalls.internal():
+            restore = _own_tags(spark, tag, label)
+            self._muted += 1
+        try:
+            yield tag
+        finally:
+            with jvmcalls.internal():
+                try:
+                    self.drain_output()
+                finally:
+                    self._muted -= 1
+                    restore()
 
     def drain_output(self, timeout: float = 0.5) -> None:
         """Wait (up to `timeout`) until every line the JVM has written so far has been
@@ -400,23 +456,61 @@ class SessionManager:
 
     def _forget(self) -> None:
         """Drop PySpark's cached context and gateway so a new JVM can be launched."""
-        from pyspark import SparkContext
-        from pyspark.sql import SparkSession
-
-        gateway = SparkContext._gateway
         if self._connected:  # Spark Connect: drop the client's default session
-            connect = sys.modules.get("pyspark.sql.connect.session")
-            if connect is not None and connect.SparkSession._default_session is self.spark:
-                connect.SparkSession._default_session = None
+            internals.forget_connect_session(self.spark)
             self._remote_info = (None, None)
-        SparkContext._active_spark_context = None
-        SparkContext._gateway = None
-        SparkContext._jvm = None
-        SparkSession._instantiatedSession = None
-        SparkSession._activeSession = None
+        gateway = internals.forget_classic_session()
         if gateway is not None:
             threading.Thread(target=_quietly, args=(gateway.shutdown,), daemon=True).start()
         self.spark = None
+
+
+def _own_tags(spark: Any, tag: str, label: str) -> Callable[[], None]:
+    """Replace this thread's job tags by `tag` (and its job description by `label`);
+    return the function that puts the old ones back."""
+    if spark is None:
+        return lambda: None
+    if not internals.is_classic(spark):  # Spark Connect: tags only
+        old = set(spark.getTags())
+        for t in old:
+            spark.removeTag(t)
+        spark.addTag(tag)
+
+        def restore_connect() -> None:
+            with contextlib.suppress(Exception):
+                spark.removeTag(tag)
+                for t in old:
+                    spark.addTag(t)
+
+        return restore_connect
+    sc = spark.sparkContext
+    old_tags = set(sc.getJobTags())
+    old_description = sc.getLocalProperty("spark.job.description")
+    for t in old_tags:
+        sc.removeJobTag(t)
+    sc.addJobTag(tag)
+    sc.setJobDescription(label)
+
+    def restore_classic() -> None:
+        with contextlib.suppress(Exception):  # the JVM may have died meanwhile
+            sc.removeJobTag(tag)
+            for t in old_tags:
+                sc.addJobTag(t)
+            sc.setLocalProperty("spark.job.description", old_description)
+
+    return restore_classic
+
+
+def package_jars(packages: list[str]) -> list[str]:
+    """The jars of the bundled package sets named in the settings (``kafka``)."""
+    jars: list[str] = []
+    for name in packages:
+        if name != "kafka":
+            raise SettingsError(f"unknown package set {name!r} (known: kafka)")
+        from .maven import spark_kafka_connector_jars
+
+        jars.extend(str(path) for path in spark_kafka_connector_jars())
+    return jars
 
 
 def short_message(exc: BaseException) -> str:

@@ -1,7 +1,7 @@
 """Maven-side versions, pinned in one place.
 
 Every version here was checked against the Maven registry this project uses with
-``mvn dependency:copy-dependencies`` on a generated POM (see ``services/jars.py``).
+``mvn dependency:copy-dependencies`` on a generated POM (see ``maven.py``).
 The Python-side pins live in ``pyproject.toml``.
 """
 

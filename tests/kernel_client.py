@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,7 @@ class Kernel:
         if extra_arguments:
             kwargs["extra_arguments"] = extra_arguments
         self.manager, self.client = start_new_kernel(**kwargs)
+        self.comm_inbox: dict[str, list[dict[str, Any]]] = {}  # comm id -> data received
 
     @property
     def km(self) -> KernelManager:
@@ -97,6 +99,7 @@ class Kernel:
                 msg = self.client.get_iopub_msg(timeout=0.1)
             except queue.Empty:
                 continue
+            self._keep_comm_message(msg)
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
@@ -121,6 +124,68 @@ class Kernel:
     def jvm_pid(self) -> int | None:
         return self.value("__import__('pyspark_kernel').current().session.jvm_pid")
 
+    def _keep_comm_message(self, msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "comm_msg":
+            content = msg["content"]
+            self.comm_inbox.setdefault(content["comm_id"], []).append(content["data"])
+
+    def pump(self, seconds: float) -> None:
+        """Read IOPub for `seconds`, keeping comm messages (other messages are dropped)."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            try:
+                self._keep_comm_message(self.client.get_iopub_msg(timeout=min(left, 0.1)))
+            except queue.Empty:
+                continue
+
+    def open_comm(self, target: str) -> Comm:
+        return Comm(self, target)
+
     def shutdown(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=False)
+
+
+class Comm:
+    """A comm opened by this client, as a frontend opens one."""
+
+    def __init__(self, kernel: Kernel, target: str) -> None:
+        self.kernel = kernel
+        self.id = uuid.uuid4().hex
+        self._send("comm_open", {"comm_id": self.id, "target_name": target, "data": {}})
+
+    def _send(self, msg_type: str, content: dict[str, Any]) -> None:
+        client = self.kernel.client
+        client.shell_channel.send(client.session.msg(msg_type, content))
+
+    def send(self, data: Any) -> None:
+        self._send("comm_msg", {"comm_id": self.id, "data": data})
+
+    def close(self) -> None:
+        self._send("comm_close", {"comm_id": self.id, "data": {}})
+
+    @property
+    def received(self) -> list[dict[str, Any]]:
+        return self.kernel.comm_inbox.get(self.id, [])
+
+    def mark(self) -> int:
+        """How many messages were received so far (for `wait`'s `since`)."""
+        return len(self.received)
+
+    def wait(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 60.0, since: int = 0
+    ) -> dict[str, Any]:
+        """The first message received (after the first `since`) that matches."""
+        end = time.monotonic() + timeout
+        while True:
+            for data in self.received[since:]:
+                if predicate(data):
+                    return data
+            if time.monotonic() > end:
+                raise TimeoutError(f"no matching comm message in {timeout} s: {self.received[-5:]}")
+            self.kernel.pump(0.2)
+
+    def request(self, data: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+        """Send a request and return its reply (pushes received meanwhile are skipped)."""
+        self.send(data)
+        return self.wait(lambda d: not d.get("push") and d.get("id") == data.get("id"), timeout)

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import parse as P
+import pyspark_kernel.pipeline.parse as P
+
 from .sinks import SALES, PostgresUpsert, checkpoint, output
 
 if TYPE_CHECKING:

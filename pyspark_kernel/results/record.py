@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+KEEP_RECORDS = 200
 
 
 @dataclass
@@ -39,3 +42,19 @@ class ExecutionRecord:
         for key in ("stdout", "stderr", "result_data"):
             data.pop(key)
         return data
+
+
+class RecordLog:
+    """The records of the last `KEEP_RECORDS` cells (older ones are dropped)."""
+
+    def __init__(self, keep: int = KEEP_RECORDS) -> None:
+        self._records: deque[ExecutionRecord] = deque(maxlen=keep)
+
+    def add(self, record: ExecutionRecord) -> None:
+        self._records.append(record)
+
+    def last(self) -> ExecutionRecord | None:
+        return self._records[-1] if self._records else None
+
+    def __len__(self) -> int:
+        return len(self._records)

@@ -22,6 +22,7 @@ def table_payload(
     view_name: str | None = None,
     parquet_path: str | None = None,
     variable_name: str | None = None,
+    result_id: str | None = None,
 ) -> dict[str, Any]:
     """The ``table.v1`` payload (docs/mimetypes.md)."""
     if source not in SOURCES:
@@ -39,6 +40,7 @@ def table_payload(
         "parquet_path": parquet_path,
         "variable_name": variable_name,
         "streaming": preview.streaming,
+        "result_id": result_id,
     }
 
 

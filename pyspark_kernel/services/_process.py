@@ -17,6 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from pyspark_kernel.paths import cache_root as cache_root  # the services' cache folder
+
 LOOPBACK = "127.0.0.1"
 STATE_FILE = "state.json"
 
@@ -38,15 +40,6 @@ class ServiceState:
     data_dir: str
     started_at: float
     start_ticks: int | None = None
-
-
-def cache_root() -> Path:
-    """``$PYSPARK_KERNEL_CACHE``, else ``$XDG_CACHE_HOME/pyspark-kernel`` (``~/.cache``)."""
-    explicit = os.environ.get("PYSPARK_KERNEL_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "pyspark-kernel"
 
 
 def free_port(host: str = LOOPBACK) -> int:

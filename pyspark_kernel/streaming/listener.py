@@ -1,61 +1,46 @@
-"""The streaming query listener: Spark's events, parsed from their JSON, passed on to
-`StreamingSupport`."""
+"""The streaming query listener: Spark's events (through the bridge in `spark_internals`)
+passed on to `StreamingSupport`."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pyspark.sql.streaming import StreamingQueryListener
 from pyspark.sql.streaming.listener import (
-    JStreamingQueryListener,
     QueryIdleEvent,
     QueryProgressEvent,
     QueryStartedEvent,
     QueryTerminatedEvent,
 )
 
-if TYPE_CHECKING:
-    from .support import StreamingSupport
+import pyspark_kernel.spark_internals as internals
+
+
+class QueryEvents(Protocol):
+    """What receives the events (`StreamingSupport`)."""
+
+    def on_started(self, event: QueryStartedEvent) -> None: ...
+    def on_progress(self, event: QueryProgressEvent) -> None: ...
+    def on_idle(self, event: QueryIdleEvent) -> None: ...
+    def on_terminated(self, event: QueryTerminatedEvent) -> None: ...
+
 
 log = logging.getLogger(__name__)
-
-
-class _JsonEventBridge(JStreamingQueryListener):
-    """Hands Spark's listener events to the Python listener, parsed from their JSON.
-
-    PySpark 4.2.0's own bridge fails on every ``QueryStartedEvent`` (it calls ``toString()``
-    on job tags that py4j has already turned into ``str``)."""
-
-    def onQueryStarted(self, jevent: Any) -> None:
-        self.pylistener.onQueryStarted(QueryStartedEvent.fromJson(json.loads(jevent.json())))
-
-    def onQueryProgress(self, jevent: Any) -> None:
-        self.pylistener.onQueryProgress(QueryProgressEvent.fromJson(json.loads(jevent.json())))
-
-    def onQueryIdle(self, jevent: Any) -> None:
-        self.pylistener.onQueryIdle(QueryIdleEvent.fromJson(json.loads(jevent.json())))
-
-    def onQueryTerminated(self, jevent: Any) -> None:
-        self.pylistener.onQueryTerminated(QueryTerminatedEvent.fromJson(json.loads(jevent.json())))
 
 
 class KernelStreamListener(StreamingQueryListener):
     """Passes the session's query events to `StreamingSupport`; never raises into Spark."""
 
-    def __init__(self, support: StreamingSupport) -> None:
+    def __init__(self, support: QueryEvents) -> None:
         self._support = support
         self._bridge: Any = None
 
     @property
     def _jlistener(self) -> Any:
         if self._bridge is None:
-            from pyspark import SparkContext
-
-            jvm: Any = SparkContext._jvm
-            self._bridge = jvm.PythonStreamingQueryListenerWrapper(_JsonEventBridge(self))
+            self._bridge = internals.streaming_listener_bridge(self)
         return self._bridge
 
     def onQueryStarted(self, event: QueryStartedEvent) -> None:

@@ -37,7 +37,7 @@ class StreamsMagics(Magics):
             return
         if len(words) not in (0, 2) or (words and words[0] not in {"stop", "progress"}):
             raise UsageError(f"unknown %streams command {line.strip()!r}\n{STREAMS_HELP}")
-        spark = self.support.ext.bind_session(wait=True)
+        spark = self.support.host.bind(wait=True)
         if spark is None:
             print("pyspark-kernel: the Spark session is not available")
             return

@@ -13,12 +13,11 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import pyspark_kernel.spark_internals as internals
 
 from ..iopub import Publisher
-
-if TYPE_CHECKING:
-    from .support import StreamingSupport
 
 log = logging.getLogger(__name__)
 
@@ -94,22 +93,14 @@ class WriterInfo:
 
 
 def writer_info(writer: Any) -> WriterInfo:
-    """Name, checkpoint location and sink format set on `writer` so far.
-
-    PySpark keeps them only in the JVM writer's private fields; read by reflection, best
-    effort (an unknown field yields an empty `WriterInfo`)."""
+    """Name, checkpoint location and sink format set on `writer` so far (best effort: an
+    unknown field yields an empty `WriterInfo`)."""
     try:
-        jwrite = writer._jwrite
-        options = _private_field(jwrite, "extraOptions")
-        source = _private_field(jwrite, "source")
-        return WriterInfo(
-            name=_scala_option(options.get("queryName")),
-            checkpoint=_scala_option(options.get("checkpointLocation")),
-            source=str(source) if source is not None else None,
-        )
+        name, checkpoint, source = internals.writer_options(writer)
     except Exception as exc:
         log.debug("could not read the stream writer's options: %s", exc)
         return WriterInfo()
+    return WriterInfo(name=name, checkpoint=checkpoint, source=source)
 
 
 def call_info(writer: Any, method: Callable[..., Any], args: Any, kwargs: Any) -> WriterInfo:
@@ -127,18 +118,6 @@ def call_info(writer: Any, method: Callable[..., Any], args: Any, kwargs: Any) -
     )
 
 
-def _private_field(obj: Any, name: str) -> Any:
-    declared = obj.getClass().getDeclaredField(name)
-    declared.setAccessible(True)
-    return declared.get(obj)
-
-
-def _scala_option(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return str(value.get()) if value.isDefined() else None
-
-
 def same_path(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and _normal_path(a) == _normal_path(b)
 
@@ -151,7 +130,17 @@ def _normal_path(path: str) -> str:
     return path.rstrip("/")
 
 
-def install_writer_hooks(support: StreamingSupport) -> Callable[[], None]:
+class QueryStarter(Protocol):
+    """What the writer hooks hand queries and batch functions to (`StreamingSupport`)."""
+
+    def start_query(self, writer: Any, info: WriterInfo, start: Callable[[], Any]) -> Any: ...
+
+    def wrap_batch_function(
+        self, func: Callable[[Any, int], None]
+    ) -> Callable[[Any, int], None]: ...
+
+
+def install_writer_hooks(support: QueryStarter) -> Callable[[], None]:
     """Wrap classic PySpark's ``DataStreamWriter.start``, ``toTable`` and ``foreachBatch``
     so queries and ``foreachBatch`` output belong to the cell that made them (see the
     package docstring). Returns the function that puts the originals back."""

@@ -11,6 +11,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import worker_cause
+
 HISTORY_POINTS = 60
 
 
@@ -91,7 +93,6 @@ def stream_payload(view: QueryView) -> dict[str, Any]:
         "sink": str(sink.get("description") or ""),
         "history": list(view.history),
         "error": view.error,
-        "stop_code": f"%streams stop {view.id}",
     }
 
 
@@ -111,7 +112,7 @@ def stream_text(payload: dict[str, Any]) -> str:
     if payload["error"]:
         lines.append(f"error: {payload['error']}")
     if payload["state"] in {"starting", "active"}:
-        lines.append(f"stop: {payload['stop_code']}")
+        lines.append(f"stop: %streams stop {payload['id']}")
     return "\n".join(lines)
 
 
@@ -184,19 +185,9 @@ def short_error(exception: str | None, error_class: str | None = None, limit: in
     """One line for a failed query: the Python error of a ``foreachBatch`` traceback, else
     the first line of Spark's message, led by its error class."""
     text = (exception or "").strip()
-    line = _python_error_line(text) or next(
+    line = worker_cause(text) or next(
         (ln.strip() for ln in text.splitlines() if ln.strip()), "the query failed"
     )
     if error_class and f"[{error_class}]" not in line:
         line = f"[{error_class}] {line}"
     return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _python_error_line(text: str) -> str | None:
-    marker = "Traceback (most recent call last):"
-    if marker not in text:
-        return None
-    for line in text.rsplit(marker, 1)[1].splitlines():
-        if line and not line[0].isspace():
-            return line.strip()
-    return None

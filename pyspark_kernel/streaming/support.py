@@ -1,5 +1,5 @@
 """`StreamingSupport`: live query displays, cell attribution and ``%streams`` for one
-`SparkExtension`, wired from the parts of this package."""
+kernel (a `SparkHost`), wired from the parts of this package."""
 
 from __future__ import annotations
 
@@ -23,18 +23,19 @@ from pyspark.sql.streaming.listener import (
     QueryTerminatedEvent,
 )
 
+import pyspark_kernel.spark_internals as internals
+
 from ..iopub import Publisher
 from ..mimetypes import STREAM
 from .console import ConsoleSinkRouter
 from .display import MIN_INTERVAL, DisplayScheduler, _Update
 from .listener import KernelStreamListener
-from .magics import StreamsMagics
 from .origins import CellOrigins, WriterInfo, install_writer_hooks, same_path
 from .payload import QueryView, query_label, stream_payload, stream_text
 from .stopping import stop_queries
 
 if TYPE_CHECKING:
-    from ..extension import SparkExtension
+    from ..api import SparkHost
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,16 @@ class _Origin:
 
 
 class StreamingSupport:
-    """Live query displays, cell attribution and ``%streams`` for one `SparkExtension`."""
+    """Live query displays, cell attribution and ``%streams`` for one kernel.
 
-    def __init__(self, extension: SparkExtension) -> None:
-        self.ext = extension
-        self.publisher: Publisher = extension.publisher
-        self.origins = CellOrigins(extension.shell, extension.publisher)
+    `on_change` is called (from any thread) whenever a query starts, reports progress or
+    ends; the comm channel pushes `payloads()` then."""
+
+    def __init__(self, host: SparkHost, on_change: Callable[[], None] | None = None) -> None:
+        self.host = host
+        self.on_change = on_change
+        self.publisher: Publisher = host.publisher
+        self.origins = CellOrigins(host.shell, host.publisher)
         self.scheduler = DisplayScheduler(self._send)
         self.console: ConsoleSinkRouter | None = None
         self._streams: dict[str, Any] = {}
@@ -69,17 +74,18 @@ class StreamingSupport:
 
     # -- wiring ----------------------------------------------------------------------------
     def register(self) -> None:
-        """Hook into the shell, the stream writer and the JVM output; add ``%streams``."""
-        shell = self.ext.shell
+        """Hook into the shell and the stream writer."""
+        shell = self.host.shell
         self._streams = {"stdout": sys.stdout, "stderr": sys.stderr}
         shell.events.register("pre_run_cell", self._pre_run_cell)
         shell.events.register("post_run_cell", self._post_run_cell)
-        shell.register_magics(StreamsMagics(shell, support=self))
         self._undo_hooks = install_writer_hooks(self)
-        self.console = ConsoleSinkRouter(
-            self.ext.session.output_sink, self.console_parent, self.write
-        )
-        self.ext.session.output_sink = self.console
+
+    def console_router(self, inner: Callable[[str, str], None]) -> ConsoleSinkRouter:
+        """The JVM output sink to put in front of `inner`: console-sink blocks go to the
+        cell that started the query."""
+        self.console = ConsoleSinkRouter(inner, self.console_parent, self.write)
+        return self.console
 
     def close(self, timeout: float = 1.0) -> None:
         """End every display (stopped queries' final updates), undo the hooks."""
@@ -92,14 +98,13 @@ class StreamingSupport:
         if self._undo_hooks is not None:
             self._undo_hooks()
             self._undo_hooks = None
-        if self.console is not None and self.ext.session.output_sink is self.console:
-            self.ext.session.output_sink = self.console.inner
+        shell = self.host.shell
         for event, hook in (
             ("pre_run_cell", self._pre_run_cell),
             ("post_run_cell", self._post_run_cell),
         ):
             with contextlib.suppress(ValueError):
-                self.ext.shell.events.unregister(event, hook)
+                shell.events.unregister(event, hook)
 
     def _pre_run_cell(self, info: Any) -> None:
         self.origins.begin_cell(self.publisher.current_parent())
@@ -110,7 +115,7 @@ class StreamingSupport:
 
     def ensure_listener(self) -> None:
         """Register the listener with the current session (again after a rebuild)."""
-        session = self.ext.session
+        session = self.host.session
         if not session.ready or session.is_remote or session.generation == self._generation:
             return
         with self._lock:
@@ -130,7 +135,7 @@ class StreamingSupport:
     def start_query(self, writer: Any, info: WriterInfo, start: Callable[[], Any]) -> Any:
         """Start a query (`start` calls the original ``start``/``toTable``) for the calling
         cell: stop the query it replaces, tag the start so the listener finds the cell."""
-        spark = writer._spark
+        spark = internals.writer_session(writer)
         sc = spark.sparkContext
         self.ensure_listener()
         parent = self.origins.parent()
@@ -178,7 +183,7 @@ class StreamingSupport:
 
     def _hide_cell_tag(self, sc: Any) -> list[str]:
         """Take the running cell's job tag off this thread (the query would inherit it)."""
-        cell = self.ext.cell
+        cell = self.host.cell
         tag = getattr(cell, "tag", None)
         if not tag or tag not in set(sc.getJobTags()):
             return []
@@ -252,7 +257,7 @@ class StreamingSupport:
             return None
         view.status_at = now
         try:
-            query = view.query or self.ext.session.spark.streams.get(view.id)
+            query = view.query or self.host.session.spark.streams.get(view.id)
             return str(query.status["message"]) if query is not None else None
         except Exception:
             return None
@@ -304,7 +309,10 @@ class StreamingSupport:
     def _publish(self, view: QueryView, final: bool = False) -> threading.Event:
         payload = stream_payload(view)
         data = {STREAM: payload, "text/plain": stream_text(payload)}
-        return self.scheduler.submit(_Update(view.display_id, view.parent, data, final))
+        sent = self.scheduler.submit(_Update(view.display_id, view.parent, data, final))
+        if self.on_change is not None:
+            self.on_change()
+        return sent
 
     def _send(self, update: _Update, first: bool) -> None:
         self.publisher.display(
@@ -342,3 +350,26 @@ class StreamingSupport:
     def finished_views(self) -> list[QueryView]:
         with self._lock:
             return list(reversed(self._finished.values()))
+
+    # -- for the comm channel ----------------------------------------------------------------
+    def payloads(self) -> list[dict[str, Any]]:
+        """The ``stream.v1`` payloads of the active queries, then of the recently ended."""
+        with self._lock:
+            views = [*self._views.values(), *reversed(self._finished.values())]
+        return [stream_payload(view) for view in views]
+
+    def stop(self, which: str, timeout: float = 10.0) -> list[str]:
+        """Stop the active query with id, run id or name `which` (bounded in time); return
+        the run ids stopped once their final displays are sent."""
+        session = self.host.session
+        if not session.ready:
+            raise LookupError("the Spark session is not running")
+        queries = [
+            q for q in session.spark.streams.active if which in (q.name, str(q.id), str(q.runId))
+        ]
+        if not queries:
+            raise LookupError(f"no active streaming query {which!r}")
+        run_ids = [str(q.runId) for q in queries]
+        stop_queries(queries, timeout=timeout)
+        self.wait_final(run_ids, 3.0)
+        return run_ids

@@ -269,7 +269,7 @@ def test_bad_config_in_magic_is_refused_and_session_kept(kernel, bad):
     run = kernel.run(bad)
     assert run.status == "error"
     assert kernel.value("spark.range(2).count()") == 2
-    kernel.run("__import__('pyspark_kernel').current().pending_conf.clear()")
+    kernel.run("__import__('pyspark_kernel').current().pending.values.clear()")
 
 
 def test_progress_shows_for_long_spark_work_only_and_ends_done(kernel):

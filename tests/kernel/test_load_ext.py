@@ -19,3 +19,49 @@ def test_load_ext_in_a_plain_ipython_kernel():
         assert k.run("%unload_ext pyspark_kernel").status == "ok"
     finally:
         k.shutdown()
+
+
+SNAPSHOT = """
+import logging as _l, os as _os, comm as _c
+from pyspark.sql.streaming.readwriter import DataStreamWriter as _W
+_ip = get_ipython()
+_f = _ip.display_formatter.mimebundle_formatter
+print(repr({
+    'events': {e: len(_ip.events.callbacks[e]) for e in ('pre_run_cell', 'post_run_cell')},
+    'deferred': sorted(map(str, _f.deferred_printers)),
+    'types': sorted(c.__module__ + '.' + c.__name__ for c in _f.type_printers),
+    'custom_exc': repr(_ip.custom_exceptions),
+    'custom_tb': repr(_ip.CustomTB),
+    'line_magics': sorted(_ip.magics_manager.magics['line']),
+    'cell_magics': sorted(_ip.magics_manager.magics['cell']),
+    'targets': sorted(_c.get_comm_manager().targets),
+    'filters': [len(_l.getLogger(n).filters) for n in ('', 'py4j.java_gateway', 'py4j.clientserver')],
+    'writer': [id(_W.__dict__[n]) for n in ('start', 'toTable', 'foreachBatch')],
+    'names': sorted(n for n in ('spark', 'sc', 'OUTPUT_DIR') if n in globals()),
+    'env': 'PYSPARK_KERNEL_OUTPUT_DIR' in _os.environ,
+}))
+"""
+
+
+def java_children(pid):
+    import psutil
+
+    return [p for p in psutil.Process(pid).children(recursive=True) if "java" in p.name()]
+
+
+def test_unload_ext_leaves_ipython_as_it_found_it():
+    k = Kernel(kernel_name="python3")
+    try:
+        before = k.run(SNAPSHOT).stream("stdout")
+        assert k.run("%load_ext pyspark_kernel").status == "ok"
+        used = k.run("df = spark.range(3)\ndf.count()\n%spark")
+        assert used.status == "ok", used.error
+        assert k.run("%unload_ext pyspark_kernel").status == "ok"
+        assert k.run(SNAPSHOT).stream("stdout") == before
+        pid = k.kernel_pid()
+        assert java_children(pid) == []
+        later = k.run("print('spark is mentioned here')\nspark")
+        assert later.error["ename"] == "NameError"
+        assert java_children(pid) == []
+    finally:
+        k.shutdown()

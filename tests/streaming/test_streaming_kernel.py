@@ -67,7 +67,7 @@ def test_live_display_in_the_starting_cell_until_stopped(kernel):
     assert set(active["sources"][0]) == set(ACTIVE["sources"][0])
     assert set(active["history"][-1]) == set(ACTIVE["history"][-1])
     assert active["history"][-1]["batch_id"] == active["batch_id"]
-    assert active["stop_code"] == f"%streams stop {active['id']}"
+    assert "stop_code" not in active  # no code travels in a payload (docs/channel.md)
     assert active["sink"] == "MemorySink" and active["sources"][0]["lag"] is None
 
     stop = kernel.run("%streams stop all")

@@ -1,0 +1,231 @@
+"""One cell's life, from IPython's ``pre_run_cell`` to ``post_run_cell``.
+
+`CellLife` opens a `CellState` before the cell (capture, the session bound when the cell
+needs it, a fresh output folder, the cell's Spark job tag and progress, SIGINT and the time
+limit armed) and closes it after (record, cancelled jobs settled, tag removed, result
+detected and shown, JVM output drained). Everything opened is closed in reverse order, also
+when a step fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pyspark_kernel.errors as errors
+import pyspark_kernel.jvmcalls as jvmcalls
+import pyspark_kernel.remote as remote
+
+from .binding import SessionBinding, needs_spark
+from .capture import CellCapture, JvmOutputRouter
+from .cellstate import CellState
+from .config import SparkSettings
+from .failures import connect_lost
+from .interrupts import Interrupts
+from .iopub import Publisher
+from .metrics import Metrics
+from .progress import CellProgress, JobTracker, ProgressDisplay
+from .results.output_dir import OutputDir, OutputDirError
+from .results.present import ResultPresenter
+from .results.record import ExecutionRecord, RecordLog
+from .session import SessionManager
+
+log = logging.getLogger(__name__)
+
+TAG_PREFIX = "pyspark-kernel-"
+
+
+class CellLife:
+    """Opens and closes the state of each cell; `current` is the cell that runs."""
+
+    def __init__(
+        self,
+        shell: Any,
+        settings: SparkSettings,
+        session: SessionManager,
+        publisher: Publisher,
+        router: JvmOutputRouter,
+        binding: SessionBinding,
+        presenter: ResultPresenter,
+        output_dir: OutputDir,
+        records: RecordLog,
+        metrics: Metrics,
+    ) -> None:
+        self.shell = shell
+        self.settings = settings
+        self.session = session
+        self.publisher = publisher
+        self.router = router
+        self.binding = binding
+        self.presenter = presenter
+        self.output_dir = output_dir
+        self.records = records
+        self.metrics = metrics
+        self.interrupts = Interrupts(session, settings)
+        self.current: CellState | None = None
+        self._open: _OpenCell | None = None
+        self._jobs: tuple[int, JobTracker] | None = None  # per session generation
+        self._thread_ready = False  # setInterruptOnCancel done on the main thread's JVM thread
+        # called after each cell with its state and whether it used Spark
+        self.after_cell: list[Callable[[CellState, bool], None]] = []
+
+    # -- before ------------------------------------------------------------------------------
+    def pre_run_cell(self, info: Any) -> None:
+        with jvmcalls.internal():
+            self._begin(info.raw_cell or "")
+        if self.current is not None:
+            self.current.jvm_calls = self.session.jvm_calls
+
+    def _begin(self, code: str) -> None:
+        if self._open is not None:  # a cell whose post_run_cell never came
+            self._open.stack.close()
+        parent = self.publisher.current_parent()
+        cell = CellState(
+            record=ExecutionRecord(execution_count=self.shell.execution_count),
+            code=code,
+            parent=parent,
+            needs_spark=needs_spark(code, self.shell.user_ns, self.shell),
+        )
+        stack = contextlib.ExitStack()
+        capture = CellCapture().__enter__()
+        self.router.begin_cell(parent, capture)
+        opened = _OpenCell(cell, stack, capture)
+        stack.callback(self._close_cell, opened)  # runs last
+        self.current, self._open = cell, opened
+        if cell.needs_spark:
+            self.binding.bind(wait=True)
+        elif self.session.check_alive():
+            self.binding.bind(wait=False)
+        try:
+            self.output_dir.clear()
+        except (OutputDirError, OSError) as exc:
+            print(f"pyspark-kernel: output folder not emptied: {exc}", file=sys.stderr)
+        if self.session.ready:
+            opened.progress = self._prepare_spark(cell)
+        self.presenter.before(cell, spark_ready=cell.tag is not None)
+        opened.disarm = self.interrupts.arm(cell)
+        stack.callback(opened.disarm)
+
+    def _prepare_spark(self, cell: CellState) -> ProgressDisplay | None:
+        """Tag the cell's Spark jobs and start its progress display."""
+        spark = self.session.spark
+        parent, after = cell.parent, self.settings.progress_after
+        try:
+            tag = f"{TAG_PREFIX}{uuid.uuid4().hex[:12]}"
+            if self.session.is_remote:
+                spark.addTag(tag)
+                cell.tag = tag
+                return remote.ConnectProgress(spark, self.publisher, parent, show_after=after)
+            jobs = self._job_tracker(spark)
+            sc = spark.sparkContext
+            sc.addJobTag(tag)
+            cell.tag = tag
+            if not self._thread_ready:
+                sc.setInterruptOnCancel(True)
+                self._thread_ready = True
+            return CellProgress(jobs, tag, self.publisher, parent, show_after=after)
+        except Exception as exc:  # the JVM may have died just now
+            if self.session.is_remote and connect_lost(self.session, exc):
+                self.binding.mark_unavailable(self.session.describe_error())
+                return None
+            log.warning("could not prepare Spark for the cell: %s", exc)
+            self.session.check_alive()
+            return None
+
+    def _job_tracker(self, spark: Any) -> JobTracker:
+        generation = self.session.generation
+        if self._jobs is None or self._jobs[0] != generation:
+            self._jobs = (generation, JobTracker(spark.sparkContext))
+            self._thread_ready = False
+        return self._jobs[1]
+
+    # -- after -------------------------------------------------------------------------------
+    def post_run_cell(self, result: Any) -> None:
+        opened = self._open
+        if opened is None:
+            return
+        calls = self.session.jvm_calls
+        used_spark = calls is None or calls != opened.cell.jvm_calls
+        with jvmcalls.internal():
+            self._end(opened, result, used_spark)
+
+    def _end(self, opened: _OpenCell, result: Any, used_spark: bool) -> None:
+        cell, record = opened.cell, opened.cell.record
+        self._open = None
+        try:
+            opened.disarm()
+            record.execution_count = result.execution_count
+            error = result.error_before_exec or result.error_in_exec
+            record.status = "success" if result.success else "error"
+            if isinstance(error, KeyboardInterrupt) or (cell.interrupted and error is not None):
+                record.status = "interrupted"
+            if error is not None:
+                record.error_name = type(error).__name__
+                record.error_message = errors.headline(error)
+            alive = self.session.check_alive()
+            if opened.progress is not None:
+                state = {"success": "done", "interrupted": "cancelled"}.get(record.status, "failed")
+                progress = opened.progress
+                record.spark_job_ids = (
+                    progress.finish(state, used_spark) if alive else progress.job_ids
+                )
+            if cell.interrupted:
+                self._thread_ready = False  # py4j replaced the main thread's connection
+            if cell.tag and alive:
+                if record.status == "interrupted" or cell.timed_out:
+                    self.interrupts.settle(cell.tag)
+                self._untag(cell.tag)
+            if result.success and self.settings.detect:
+                self.presenter.after(cell, spark_prepared=cell.tag is not None)
+        finally:
+            opened.stack.close()
+        for hook in list(self.after_cell):
+            try:
+                hook(cell, used_spark)
+            except Exception:
+                log.exception("an after-cell hook failed")
+
+    def _close_cell(self, opened: _OpenCell) -> None:
+        """The last step of every cell: its JVM output, its captured text, its record."""
+        cell, record = opened.cell, opened.cell.record
+        if self.session.ready and not self.session.is_remote:
+            self.session.drain_output()  # the JVM's lines of this cell, before it ends
+        opened.capture.__exit__()
+        self.router.end_cell()
+        record.stdout = opened.capture.stdout.text()
+        record.stderr = opened.capture.stderr.text()
+        record.truncated_output = opened.capture.dropped
+        record.duration_ms = cell.elapsed_ms()
+        self.records.add(record)
+        self.metrics.add(record)
+        if self.current is cell:
+            self.current = None
+
+    def _untag(self, tag: str) -> None:
+        spark = self.session.spark
+        try:
+            if self.session.is_remote:
+                spark.removeTag(tag)
+            else:
+                spark.sparkContext.removeJobTag(tag)
+        except Exception as exc:
+            log.debug("could not remove job tag %s: %s", tag, exc)
+
+
+class _OpenCell:
+    """What a running cell holds until it ends."""
+
+    def __init__(self, cell: CellState, stack: contextlib.ExitStack, capture: CellCapture) -> None:
+        self.cell = cell
+        self.stack = stack
+        self.capture = capture
+        self.progress: ProgressDisplay | None = None
+        self.disarm: Callable[[], None] = _nothing
+
+
+def _nothing() -> None:
+    pass

@@ -1,0 +1,174 @@
+"""Presenting a cell's result: the snapshot before the cell, the detection after it (the
+three rules of `detect`), the bounded preview and the published table with its record."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pyspark_kernel.errors as errors
+import pyspark_kernel.results.detect as detect
+
+from ..cellstate import CellState
+from ..config import SparkSettings
+from ..iopub import Publisher
+from ..mimetypes import RECORD_METADATA_KEY
+from ..session import SessionManager
+from .catalog import ViewWatcher
+from .output_dir import OutputDir
+from .preview import is_dataframe, preview
+from .render import table_bundle, table_payload
+from .store import ResultStore
+
+
+class ResultPresenter:
+    """Finds what a cell produced and shows it as a table."""
+
+    def __init__(
+        self,
+        shell: Any,
+        settings: SparkSettings,
+        session: SessionManager,
+        publisher: Publisher,
+        output_dir: OutputDir,
+        bind: Callable[[bool], Any],
+        current: Callable[[], CellState | None],
+    ) -> None:
+        self.shell = shell
+        self.settings = settings
+        self.session = session
+        self.publisher = publisher
+        self.output_dir = output_dir
+        self.views = ViewWatcher(session)
+        self.store = ResultStore()
+        self._bind = bind
+        self._current = current
+
+    # -- before and after a cell -------------------------------------------------------------
+    def before(self, cell: CellState, spark_ready: bool) -> None:
+        """Note the namespace (and the temporary views, when Spark is ready)."""
+        if not self.settings.detect:
+            return
+        ns = self.shell.user_ns
+        cell.names = {k: id(v) for k, v in ns.items() if not k.startswith("_")}
+        cell.frames = {k: i for k, i in cell.names.items() if is_dataframe(ns[k])}
+        if spark_ready:
+            cell.views = self.views.temp_views(cell.code)
+
+    def after(self, cell: CellState, spark_prepared: bool) -> None:
+        """Detect the cell's result and show it, with the cell's record in its metadata."""
+        ns = self.shell.user_ns
+        record = cell.record
+        after = {k: id(v) for k, v in ns.items() if not k.startswith("_")}
+        record.created_variables = detect.short_reprs(ns, detect.changed_names(cell.names, after))
+        if cell.shown is not None:
+            return
+        try:
+            parquet = self.output_dir.find_parquet()
+        except Exception as exc:
+            record.result_source, record.result_error = "read_error", errors.headline(exc)
+            return
+        # Views and DataFrames need a session that was ready during the cell; a Parquet
+        # file (written by any library) only needs one to be read back.
+        spark = self._bind(True) if parquet else self.session.spark
+        if spark is None or not self.session.ready:
+            return
+        frames = {k: i for k, i in after.items() if is_dataframe(ns[k])}
+        views: list[str] = []
+        try:
+            if spark_prepared:  # views were listed before the cell ran
+                after_views = self.views.temp_views(cell.code)
+                views = detect.changed_views(cell.views, after_views, cell.code)
+        except Exception as exc:
+            record.result_source, record.result_error = "read_error", errors.headline(exc)
+            return
+        found = detect.choose(
+            str(parquet) if parquet else None,
+            views,
+            detect.pick_variable(cell.code, cell.frames, frames),
+        )
+        record.result_source = found.source
+        record.detected_parquet_path = found.parquet_path
+        record.detected_view_name = found.view_name
+        record.detected_variable_name = found.variable_name
+        if found.source == "none":
+            return
+        try:
+            if found.source == "parquet":
+                df = spark.read.parquet(found.parquet_path)
+            elif found.source == "view":
+                df = spark.table(found.view_name)
+            else:
+                df = ns[found.variable_name]
+            self.show_frame(
+                df,
+                found.source,
+                cell=cell,
+                view_name=found.view_name,
+                parquet_path=found.parquet_path,
+                variable_name=found.variable_name,
+            )
+        except Exception as exc:
+            record.result_source = "read_error"
+            record.result_error = errors.headline(exc)
+            print(
+                f"pyspark-kernel: could not show the {found.source} result: {record.result_error}",
+                file=sys.stderr,
+            )
+
+    # -- showing -----------------------------------------------------------------------------
+    def table_for(
+        self, df: Any, source: str, max_rows: int | None = None, **names: Any
+    ) -> dict[str, Any]:
+        """The table payload of `df`, previewed within the settings' bounds; `df` is kept
+        in the result store so the frontend can ask for more of it."""
+        rows = max_rows or self.settings.max_rows
+        s = self.settings
+        with self.session.own_work("pyspark-kernel: result preview"):
+            shown = preview(df, rows, s.max_chars, s.exact_count, s.max_bytes)
+        name = names.get("variable_name") or names.get("view_name") or names.get("parquet_path")
+        kept = self.store.add(df, source, name)
+        return table_payload(shown, rows, source, result_id=kept.result_id, **names)
+
+    def show_frame(
+        self,
+        df: Any,
+        source: str,
+        *,
+        cell: CellState | None = None,
+        max_rows: int | None = None,
+        **names: Any,
+    ) -> dict[str, Any]:
+        """Preview `df` and display it as a table; with `cell`, as that cell's result (its
+        record, duration so far included, goes in the output's metadata)."""
+        payload = self.table_for(df, source, max_rows, **names)
+        metadata: dict[str, Any] = {}
+        if cell is not None:
+            record = cell.record
+            record.result_data = _as_dicts(payload)
+            record.duration_ms = cell.elapsed_ms()
+            metadata[RECORD_METADATA_KEY] = record.summary()
+        data, metadata = table_bundle(payload, metadata)
+        self.publisher.display(data, metadata)
+        return payload
+
+    def format_frame(self, df: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """IPython mime-bundle formatter for DataFrames (``execute_result`` and ``display``).
+
+        A frame with no columns (the result of DDL such as ``CREATE VIEW``) is left to
+        IPython's plain repr, so the detection rules still show what the command made."""
+        if not is_dataframe(df) or len(df.columns) == 0:
+            return None
+        cell = self._current()
+        if cell is not None:
+            cell.mark_shown("expression")
+        payload = self.table_for(df, "expression")
+        if cell is not None:
+            cell.record.result_data = _as_dicts(payload)
+        return table_bundle(payload)
+
+
+def _as_dicts(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    names = [c["name"] for c in payload["columns"]]
+    return [dict(zip(names, row, strict=True)) for row in payload["rows"]]

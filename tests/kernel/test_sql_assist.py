@@ -1,0 +1,129 @@
+"""Spark SQL completion and inspection over ``complete_request``/``inspect_request``, and the
+catalog the data browser shows (op ``catalog``), against a real session."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from kernel_client import Kernel
+
+VIEW = (
+    "spark.range(3).selectExpr(\"id AS quantity\", \"named_struct('city', 'x') AS addr\")"
+    '.createOrReplaceTempView("sales_2024")'
+)
+
+
+def fixture_catalog():
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "channel" / "catalog_reply.json"
+    return json.loads(path.read_text())
+
+
+def complete(kernel, code, cursor=None):
+    cursor = len(code) if cursor is None else cursor
+    msg_id = kernel.kc.complete(code, cursor)
+    reply = kernel.kc.get_shell_msg(timeout=30)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    return reply["content"]
+
+
+def complete_until(kernel, code, cursor, expected, timeout=20.0):
+    """The catalog snapshot is taken in the background after a cell: poll until fresh."""
+    end = time.monotonic() + timeout
+    while True:
+        content = complete(kernel, code, cursor)
+        if expected in content["matches"] or time.monotonic() > end:
+            return content
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def with_view(kernel):
+    assert kernel.run(VIEW).status == "ok"
+    return kernel
+
+
+def test_table_names_in_a_sql_cell(with_view):
+    code = "%%sql\nSELECT * FROM sales_2"
+    content = complete_until(with_view, code, len(code), "sales_2024")
+    assert content["matches"] == ["sales_2024"]
+    assert code[content["cursor_start"] : content["cursor_end"]] == "sales_2"
+    (kind,) = content["metadata"]["_jupyter_types_experimental"]
+    assert kind["type"] == "view"
+
+
+def test_columns_of_the_statement_tables_before_from(with_view):
+    code = "%%sql\nSELECT qua FROM sales_2024"
+    cursor = code.index(" FROM")
+    content = complete_until(with_view, code, cursor, "quantity")
+    assert content["matches"][0] == "quantity"
+
+
+def test_nested_struct_fields(with_view):
+    code = "%%sql\nSELECT addr.ci FROM sales_2024"
+    cursor = code.index(" FROM")
+    content = complete_until(with_view, code, cursor, "city")
+    assert content["matches"] == ["city"]
+    assert code[content["cursor_start"] : content["cursor_end"]] == "ci"
+
+
+def test_inside_a_spark_sql_string(with_view):
+    code = 'df = spark.sql("SELECT * FROM sales_2'
+    content = complete_until(with_view, code, len(code), "sales_2024")
+    assert content["matches"] == ["sales_2024"]
+
+
+def test_python_completion_is_unchanged(with_view):
+    assert "range" in complete(with_view, "spark.ran")["matches"]
+
+
+def test_python_variables_in_braces(with_view):
+    with_view.run("start_day = '2024-01-01'")
+    content = complete(with_view, "%%sql\nSELECT * FROM sales_2024 WHERE d > '{start_d")
+    assert content["matches"] == ["start_day"]
+
+
+def test_inspect_a_table_shows_its_schema(with_view):
+    code = "%%sql\nSELECT * FROM sales_2024"
+    complete_until(with_view, code, len(code), "sales_2024")
+    msg_id = with_view.kc.inspect(code, len(code) - 2)
+    reply = with_view.kc.get_shell_msg(timeout=30)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    text = reply["content"]["data"]["text/plain"]
+    assert "quantity: bigint" in text and "city: string" in text
+
+
+def test_catalog_op_lists_views_columns_and_dataframes(with_view):
+    with_view.run("frame_a = spark.range(2).withColumnRenamed('id', 'n')")
+    comm = with_view.open_comm("pyspark-kernel.v1")
+    reply = comm.request({"op": "catalog", "id": "c1"})
+    catalog = reply["catalog"]
+    assert set(catalog) == set(fixture_catalog()["catalog"])
+    assert catalog["ready"] is True and catalog["current_database"] == "default"
+    (view,) = [v for v in catalog["temp_views"] if v["name"] == "sales_2024"]
+    assert [c["name"] for c in view["columns"]] == ["quantity", "addr"]
+    assert view["columns"][1]["fields"][0] == {"name": "city", "type": "string", "fields": []}
+    (frame,) = [f for f in catalog["dataframes"] if f["name"] == "frame_a"]
+    assert frame["columns"][0]["name"] == "n"
+    since = comm.mark()
+    with_view.run("spark.range(1).createOrReplaceTempView('fresh_view')")
+    pushed = comm.wait(
+        lambda d: d.get("op") == "catalog"
+        and any(v["name"] == "fresh_view" for v in d["catalog"].get("temp_views", [])),
+        since=since,
+        timeout=30,
+    )
+    assert pushed["push"] is True
+
+
+def test_completion_answers_at_once_while_the_session_starts():
+    k = Kernel()
+    try:
+        content = complete(k, "%%sql\nSEL")
+        assert content["matches"] == ["SELECT"]
+        # requests are served in order: the session was still starting when it answered
+        status = k.open_comm("pyspark-kernel.v1").request({"op": "status", "id": 1})
+        assert status["status"]["state"] == "starting"
+        assert k.value("spark.range(1).count()") == 1
+    finally:
+        k.shutdown()
