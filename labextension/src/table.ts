@@ -153,7 +153,8 @@ export function readTable(data: unknown): ITablePayload | null {
     view_name: p.view_name ?? null,
     parquet_path: p.parquet_path ?? null,
     variable_name: p.variable_name ?? null,
-    streaming: !!p.streaming
+    streaming: !!p.streaming,
+    result_id: typeof p.result_id === 'string' ? p.result_id : null
   };
 }
 

@@ -73,6 +73,11 @@ export interface ITablePayload {
   variable_name: string | null;
   /** A streaming DataFrame: `columns` only, no rows. */
   streaming: boolean;
+  /**
+   * The id under which the kernel keeps the DataFrame (its last results), to
+   * ask for more of it over the channel; `null` in older outputs.
+   */
+  result_id: string | null;
 }
 
 /**
@@ -276,4 +281,46 @@ export interface IStreamsMessage extends IChannelMessage {
 export interface IStopStreamReply extends IChannelMessage {
   op: 'stop_stream';
   stopped?: string[];
+}
+
+/**
+ * A column in a `catalog` reply; `fields` lists a struct's fields.
+ */
+export interface ICatalogColumn {
+  name: string;
+  type: string;
+  fields: ICatalogColumn[];
+}
+
+/**
+ * A view or DataFrame variable with its columns.
+ */
+export interface ICatalogRelation {
+  name: string;
+  columns: ICatalogColumn[];
+}
+
+/**
+ * What the data browser shows, listed without running a Spark job.
+ */
+export interface ICatalog {
+  /** False until the first listing (a session still starting). */
+  ready: boolean;
+  current_database: string | null;
+  databases: { name: string; tables: string[] }[];
+  temp_views: ICatalogRelation[];
+  global_database: string | null;
+  global_views: ICatalogRelation[];
+  dataframes: ICatalogRelation[];
+}
+
+/**
+ * `catalog` reply or push; with `table` in the request, the reply has that
+ * table's `columns` instead of `catalog`.
+ */
+export interface ICatalogMessage extends IChannelMessage {
+  op: 'catalog';
+  catalog?: ICatalog;
+  table?: string;
+  columns?: ICatalogColumn[];
 }

@@ -84,8 +84,11 @@ class Lab:
             body = response.read()
         return json.loads(body) if body else None
 
-    def tree_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}?token={self.token}"
+    def tree_url(self, name: str, workspace: str | None = None) -> str:
+        """The notebook in JupyterLab; in its own workspace when named, so that the
+        notebooks other tests left open are not restored (nor their kernels started)."""
+        lab = f"lab/workspaces/{workspace}" if workspace else "lab"
+        return f"{self.url}/{lab}/tree/{name}?token={self.token}"
 
 
 def _free_port() -> int:
@@ -505,9 +508,9 @@ def test_channel_status_reload_stop_and_idle(lab: Lab, page: Any) -> None:
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     step = Steps(ARTIFACTS / "timings-channel.txt")
-    # One JVM at a time on this machine: the test before is done with its kernel.
-    for kernel in lab.api("/api/kernels"):
-        lab.api(f"/api/kernels/{kernel['id']}", method="DELETE")
+    # One JVM at a time on this machine: the test before is done with its notebook.
+    for session in lab.api("/api/sessions"):
+        lab.api(f"/api/sessions/{session['id']}", method="DELETE")
     name = _write_notebook(
         lab.root,
         CHANNEL_NOTEBOOK,
@@ -515,7 +518,7 @@ def test_channel_status_reload_stop_and_idle(lab: Lab, page: Any) -> None:
     )
     traffic = KernelTraffic(page)
     page.add_init_script(STATUS_WATCH)
-    page.goto(lab.tree_url(name))
+    page.goto(lab.tree_url(name, workspace="channel"))
 
     panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
     expect(panel.locator(".jp-Cell")).to_have_count(3, timeout=RENDER_MS)
@@ -535,6 +538,7 @@ def test_channel_status_reload_stop_and_idle(lab: Lab, page: Any) -> None:
     seen = page.evaluate("() => window.__pyskStatus")
     # The page saw the session start, so the moment it turned ready is a measurement.
     assert seen["first"] == "starting", seen
+    assert [k["name"] for k in lab.api("/api/kernels")] == ["pyspark"]
     lag = seen["readyAt"] / 1000 - kernel_ready
     assert lag < STATUS_LAG_S, f"status bar ready {lag:.2f} s after the session"
     expect(status.locator(".pysk-status-text")).to_have_text(re.compile(r"^Spark: ready\b"))
@@ -620,4 +624,5 @@ def test_channel_status_reload_stop_and_idle(lab: Lab, page: Any) -> None:
     expect(display).to_have_attribute("data-state", "stopped")
     expect(display.locator("button.pysk-stop")).to_be_disabled()
     page.screenshot(path=str(ARTIFACTS / "lab-channel.png"))
+    assert [k["name"] for k in lab.api("/api/kernels")] == ["pyspark"]
     step("done")

@@ -5,6 +5,7 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
+import catalogReply from '../../../tests/fixtures/channel/catalog_reply.json';
 import errorUnknownOp from '../../../tests/fixtures/channel/error_unknown_op.json';
 import statusPushStarting from '../../../tests/fixtures/channel/status_push_starting.json';
 import statusReply from '../../../tests/fixtures/channel/status_reply.json';
@@ -20,6 +21,7 @@ import tableBasic from '../../../tests/fixtures/mime/table_basic.json';
 import tableNested from '../../../tests/fixtures/mime/table_nested.json';
 import tableStreaming from '../../../tests/fixtures/mime/table_streaming.json';
 import type {
+  ICatalogMessage,
   IChannelMessage,
   IChannelRequest,
   IProgressPayload,
@@ -47,6 +49,7 @@ export const fixtures = {
  * Fresh copies of the fixtures in tests/fixtures/channel, typed.
  */
 export const channelFixtures = {
+  catalogReply: () => clone<ICatalogMessage>(catalogReply),
   errorUnknownOp: () => clone<IChannelMessage>(errorUnknownOp),
   statusPushStarting: () => clone<IStatusMessage>(statusPushStarting),
   statusReply: () => clone<IStatusMessage>(statusReply),
