@@ -625,4 +625,7 @@ def test_channel_status_reload_stop_and_idle(lab: Lab, page: Any) -> None:
     expect(display.locator("button.pysk-stop")).to_be_disabled()
     page.screenshot(path=str(ARTIFACTS / "lab-channel.png"))
     assert [k["name"] for k in lab.api("/api/kernels")] == ["pyspark"]
+    # The capture sees execute requests: exactly the three cells this test ran.
+    executed = [f for f in traffic.sent if f.msg_type == "execute_request"]
+    assert len(executed) == 3, [f.msg_type for f in traffic.sent]
     step("done")
