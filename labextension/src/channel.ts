@@ -283,6 +283,7 @@ export class SparkChannel implements IDisposable {
         ]).catch(() => undefined);
         clearTimeout(timer);
         if (!current()) {
+          comm.dispose();
           return;
         }
       }

@@ -307,6 +307,20 @@ describe('SparkChannel', () => {
     expect(kernel.comm.opened).toEqual([{}]);
   });
 
+  it('drops a comm still waiting for its subshell when the kernel changes', async () => {
+    let started!: () => void;
+    const first = new FakeKernel({
+      subshell: new Promise<void>(resolve => (started = resolve))
+    });
+    const { session } = connect(first);
+    await flush();
+    session.setKernel(new FakeKernel());
+    started();
+    await flush();
+    expect(first.comm.opened).toEqual([]);
+    expect(first.comm.isDisposed).toBe(true);
+  });
+
   it('opens on the main shell when the subshell does not come', async () => {
     jest.useFakeTimers();
     const kernel = new FakeKernel({ subshell: new Promise<void>(() => {}) });
