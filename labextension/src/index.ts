@@ -1,67 +1,71 @@
 /**
- * The JupyterLab plugins: Stop requests from stream displays, and the Spark
- * status bar item. The renderers are in the mime extension (`mime.ts`).
+ * The JupyterLab plugin: one kernel channel per notebook, given to that
+ * notebook's renderers, and the Spark status bar item. The renderers for
+ * outputs outside notebooks are in the mime extension (`mime.ts`).
  */
 import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
-import { SparkStatusItem, SparkStatusPoller } from './status';
-import { listenForStopRequests } from './stop';
+import { NotebookChannels } from './notebooks';
+import { LabSettings } from './settings';
+import { SparkStatusFollower, SparkStatusItem } from './status';
 
 /**
- * Runs a stream display's stop code on the kernel of the notebook holding it.
+ * Id of the plugin, and of its settings (`schema/plugin.json`).
  */
-const stopStreamPlugin: JupyterFrontEndPlugin<void> = {
-  id: 'pyspark-kernel-lab:stop-stream',
+export const PLUGIN_ID = 'pyspark-kernel-lab:plugin';
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
   description:
-    'Runs the stop code of a streaming query display on the kernel of its notebook.',
+    'Connects PySpark notebooks to their kernel over the pyspark-kernel.v1 channel: live stream displays with Stop, and the Spark status bar item.',
   autoStart: true,
   requires: [INotebookTracker],
-  activate: (app: JupyterFrontEnd, tracker: INotebookTracker): void => {
-    listenForStopRequests(tracker, document);
-  }
-};
-
-/**
- * Shows `Spark: <state> · <master>` for notebooks on a PySpark kernel.
- *
- * The status bar is optional so that front ends without one (Notebook 7's
- * notebook page) load the rest of the extension without an error.
- */
-const statusPlugin: JupyterFrontEndPlugin<void> = {
-  id: 'pyspark-kernel-lab:status',
-  description: 'Shows the SparkSession state of the current PySpark notebook.',
-  autoStart: true,
-  requires: [INotebookTracker],
-  optional: [IStatusBar],
+  // Optional so that front ends without a status bar (Notebook 7's notebook
+  // page) or settings still load the rest.
+  optional: [ISettingRegistry, IStatusBar],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
+    registry: ISettingRegistry | null,
     statusBar: IStatusBar | null
   ): void => {
-    if (!statusBar) {
-      return;
+    const settings = new LabSettings();
+    registry
+      ?.load(PLUGIN_ID)
+      .then(loaded => {
+        settings.update(loaded.composite);
+        loaded.changed.connect(() => settings.update(loaded.composite));
+      })
+      .catch(reason => {
+        console.warn('pyspark-kernel-lab: settings not loaded', reason);
+      });
+
+    const channels = new NotebookChannels(settings);
+    app.docRegistry.addWidgetExtension('Notebook', channels);
+
+    if (statusBar) {
+      const item = new SparkStatusItem();
+      const follower = new SparkStatusFollower({
+        tracker,
+        channelOf: panel => channels.channelOf(panel),
+        item,
+        settings
+      });
+      statusBar.registerStatusItem(`${PLUGIN_ID}-status`, {
+        item,
+        align: 'left',
+        rank: 5,
+        isActive: () => follower.isActive,
+        activeStateChanged: follower.activeStateChanged
+      });
     }
-    const item = new SparkStatusItem();
-    const poller = new SparkStatusPoller({
-      tracker,
-      executed: NotebookActions.executed,
-      item
-    });
-    statusBar.registerStatusItem('pyspark-kernel-lab:status', {
-      item,
-      align: 'left',
-      rank: 5,
-      isActive: () => poller.isActive,
-      activeStateChanged: poller.activeStateChanged
-    });
   }
 };
 
-const plugins: JupyterFrontEndPlugin<void>[] = [stopStreamPlugin, statusPlugin];
-
-export default plugins;
+export default plugin;

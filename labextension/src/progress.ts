@@ -3,9 +3,10 @@
  * running Spark job, then a one-line summary once the cell is done.
  */
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
-import { Widget } from '@lumino/widgets';
 
+import { el, link } from './dom';
 import { formatCount, formatDuration, plural } from './format';
+import { IRendererContext, RenderedPayload } from './rendered';
 import {
   IJob,
   IProgressPayload,
@@ -65,7 +66,10 @@ function stageText(stage: IStage): string {
   return text;
 }
 
-function normalize(data: unknown): IProgressPayload | null {
+/**
+ * A progress payload with defaults for missing fields; `null` if unreadable.
+ */
+export function readProgress(data: unknown): IProgressPayload | null {
   if (!data || typeof data !== 'object') {
     return null;
   }
@@ -88,26 +92,8 @@ function normalize(data: unknown): IProgressPayload | null {
   };
 }
 
-function link(
-  href: string,
-  text: string,
-  className: string
-): HTMLAnchorElement {
-  const a = document.createElement('a');
-  a.className = className;
-  a.textContent = text;
-  // Only http(s) links: the payload may come from an untrusted notebook.
-  if (/^https?:\/\//i.test(href)) {
-    a.href = href;
-  }
-  a.target = '_blank';
-  a.rel = 'noopener noreferrer';
-  return a;
-}
-
 function bar(done: number, failed: number, total: number): HTMLDivElement {
-  const node = document.createElement('div');
-  node.className = 'pysk-bar';
+  const node = el('div', 'pysk-bar');
   const percent = total > 0 ? Math.min(100, (done * 100) / total) : 0;
   const failedPercent =
     total > 0 ? Math.min(100 - percent, (failed * 100) / total) : 0;
@@ -115,13 +101,11 @@ function bar(done: number, failed: number, total: number): HTMLDivElement {
   node.setAttribute('aria-valuemin', '0');
   node.setAttribute('aria-valuemax', String(total));
   node.setAttribute('aria-valuenow', String(done));
-  const fill = document.createElement('div');
-  fill.className = 'pysk-bar-fill';
+  const fill = el('div', 'pysk-bar-fill');
   fill.style.width = `${percent}%`;
   node.appendChild(fill);
   if (failedPercent > 0) {
-    const bad = document.createElement('div');
-    bad.className = 'pysk-bar-failed';
+    const bad = el('div', 'pysk-bar-failed');
     bad.style.width = `${failedPercent}%`;
     node.appendChild(bad);
   }
@@ -131,33 +115,22 @@ function bar(done: number, failed: number, total: number): HTMLDivElement {
 /**
  * A widget rendering the Spark job progress of a cell.
  */
-export class RenderedProgress extends Widget implements IRenderMime.IRenderer {
-  constructor(options: IRenderMime.IRendererOptions) {
-    super();
-    this._mimeType = options.mimeType;
-    this.addClass('pysk-Progress');
+export class RenderedProgress extends RenderedPayload<IProgressPayload> {
+  constructor(
+    options: IRenderMime.IRendererOptions,
+    context: IRendererContext = {}
+  ) {
+    super(options, context, 'pysk-Progress', 'progress');
   }
 
-  /**
-   * Render the payload; called again on each `update_display_data`.
-   */
-  async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
-    const payload = normalize(model.data[this._mimeType]);
-    const node = this.node;
-    node.textContent = '';
-    if (!payload) {
-      delete node.dataset.state;
-      delete node.dataset.percent;
-      const error = document.createElement('div');
-      error.className = 'pysk-error';
-      error.textContent =
-        'pyspark-kernel: this progress payload cannot be read';
-      node.appendChild(error);
-      return;
-    }
+  protected parse(data: unknown): IProgressPayload | null {
+    return readProgress(data);
+  }
+
+  protected render(payload: IProgressPayload): void {
     const percent = percentDone(payload);
-    node.dataset.state = payload.state;
-    node.dataset.percent = String(percent);
+    this.node.dataset.state = payload.state;
+    this.node.dataset.percent = String(percent);
     if (payload.state === 'running') {
       this._renderRunning(payload, percent);
     } else {
@@ -166,12 +139,14 @@ export class RenderedProgress extends Widget implements IRenderMime.IRenderer {
   }
 
   private _renderRunning(payload: IProgressPayload, percent: number): void {
-    const head = document.createElement('div');
-    head.className = 'pysk-progress-head';
-    const label = document.createElement('span');
-    label.className = 'pysk-progress-label';
-    label.textContent = `Spark: ${percent}% of ${plural(payload.totals.tasks, 'task')} \u00b7 ${formatDuration(payload.elapsed_ms)}`;
-    head.appendChild(label);
+    const head = el('div', 'pysk-progress-head');
+    head.appendChild(
+      el(
+        'span',
+        'pysk-progress-label',
+        `Spark: ${percent}% of ${plural(payload.totals.tasks, 'task')} \u00b7 ${formatDuration(payload.elapsed_ms)}`
+      )
+    );
     if (payload.ui_url) {
       head.appendChild(link(payload.ui_url, 'Spark UI', 'pysk-link'));
     }
@@ -182,35 +157,24 @@ export class RenderedProgress extends Widget implements IRenderMime.IRenderer {
   }
 
   private _job(job: IJob): HTMLDivElement {
-    const row = document.createElement('div');
-    row.className = 'pysk-job';
+    const row = el('div', 'pysk-job');
     row.dataset.jobId = String(job.job_id);
     row.dataset.status = job.status;
 
-    const head = document.createElement('div');
-    head.className = 'pysk-job-head';
+    const head = el('div', 'pysk-job-head');
     const title = job.url
       ? link(job.url, `Job ${job.job_id}`, 'pysk-link pysk-job-link')
-      : document.createElement('span');
-    if (!job.url) {
-      title.className = 'pysk-job-link';
-      title.textContent = `Job ${job.job_id}`;
-    }
+      : el('span', 'pysk-job-link', `Job ${job.job_id}`);
     title.title = 'open this job in the Spark UI';
     head.appendChild(title);
-    const name = document.createElement('span');
-    name.className = 'pysk-job-name';
-    name.textContent = job.name;
+    const name = el('span', 'pysk-job-name', job.name);
     name.title = job.name;
     head.appendChild(name);
-    const count = document.createElement('span');
-    count.className = 'pysk-job-count';
-    let countText = `${formatCount(job.num_completed_tasks)}/${plural(job.num_tasks, 'task')}`;
+    let count = `${formatCount(job.num_completed_tasks)}/${plural(job.num_tasks, 'task')}`;
     if (job.num_failed_tasks > 0) {
-      countText += ` \u00b7 ${formatCount(job.num_failed_tasks)} failed`;
+      count += ` \u00b7 ${formatCount(job.num_failed_tasks)} failed`;
     }
-    count.textContent = countText;
-    head.appendChild(count);
+    head.appendChild(el('span', 'pysk-job-count', count));
     row.appendChild(head);
 
     row.appendChild(
@@ -218,19 +182,15 @@ export class RenderedProgress extends Widget implements IRenderMime.IRenderer {
     );
 
     if (job.stages && job.stages.length > 0) {
-      const stages = document.createElement('div');
-      stages.className = 'pysk-stages';
-      stages.appendChild(document.createTextNode('stages '));
+      const stages = el('div', 'pysk-stages', 'stages ');
       job.stages.forEach((stage, index) => {
         if (index > 0) {
           stages.appendChild(document.createTextNode(' \u00b7 '));
         }
-        const span = document.createElement('span');
-        span.className = 'pysk-stage';
+        const span = el('span', 'pysk-stage', stageText(stage));
         if (stage.num_active_tasks > 0) {
           span.classList.add('pysk-stage-active');
         }
-        span.textContent = stageText(stage);
         span.title = stage.name;
         stages.appendChild(span);
       });
@@ -240,37 +200,36 @@ export class RenderedProgress extends Widget implements IRenderMime.IRenderer {
   }
 
   private _renderSummary(payload: IProgressPayload): void {
-    const line = document.createElement('div');
-    line.className = `pysk-summary pysk-summary-${payload.state}`;
-    const icon = document.createElement('span');
-    icon.className = 'pysk-summary-icon';
-    icon.textContent =
+    const line = el('div', `pysk-summary pysk-summary-${payload.state}`);
+    const icon = el(
+      'span',
+      'pysk-summary-icon',
       payload.state === 'done'
         ? '\u2713'
         : payload.state === 'failed'
           ? '\u2717'
-          : '\u25a0';
+          : '\u25a0'
+    );
     icon.setAttribute('aria-hidden', 'true');
     line.appendChild(icon);
-    const text = document.createElement('span');
-    text.className = 'pysk-summary-text';
-    text.textContent = summaryLine(payload);
-    line.appendChild(text);
+    line.appendChild(el('span', 'pysk-summary-text', summaryLine(payload)));
     if (payload.ui_url) {
       line.appendChild(link(payload.ui_url, 'Spark UI', 'pysk-link'));
     }
     this.node.appendChild(line);
   }
-
-  private _mimeType: string;
 }
 
 /**
  * Renderer factory for progress payloads.
  */
-export const progressRendererFactory: IRenderMime.IRendererFactory = {
-  safe: true,
-  mimeTypes: [PROGRESS_MIME_TYPE],
-  defaultRank: 0,
-  createRenderer: options => new RenderedProgress(options)
-};
+export function progressRendererFactory(
+  context: IRendererContext = {}
+): IRenderMime.IRendererFactory {
+  return {
+    safe: true,
+    mimeTypes: [PROGRESS_MIME_TYPE],
+    defaultRank: 0,
+    createRenderer: options => new RenderedProgress(options, context)
+  };
+}

@@ -2,33 +2,22 @@
  * Renderer of `application/vnd.pyspark-kernel.stream.v1+json`: the live
  * status of one streaming query, with a sparkline of its rates and a Stop
  * button.
+ *
+ * In a notebook the renderer follows the kernel's `streams` pushes for its
+ * query run (`run_id`), so a display re-attaches to its live query after a
+ * page reload, and Stop sends `stop_stream` over the channel. Outside a
+ * notebook, without a kernel, or for an untrusted output it shows the payload
+ * as saved, with no button.
  */
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
-import { Widget } from '@lumino/widgets';
 
+import type { SparkChannel } from './channel';
+import { el } from './dom';
 import { formatCount, formatDuration, formatRate } from './format';
-import {
-  IStopStreamDetail,
-  IStreamPayload,
-  IStreamPoint,
-  STOP_STREAM_EVENT,
-  STREAM_MIME_TYPE
-} from './types';
+import { IRendererContext, RenderedPayload } from './rendered';
+import { IStreamPayload, IStreamPoint, STREAM_MIME_TYPE } from './types';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
-
-/**
- * Stop code the extension agrees to run: `%streams stop <id>` and nothing
- * else, since the payload may come from a notebook someone else wrote.
- */
-export const STOP_CODE_PATTERN = /^%streams stop [A-Za-z0-9_-]{1,128}$/;
-
-/**
- * Whether a stop code is one the extension agrees to run.
- */
-export function isSafeStopCode(code: unknown): code is string {
-  return typeof code === 'string' && STOP_CODE_PATTERN.test(code);
-}
 
 /**
  * Size of the sparkline, in CSS pixels.
@@ -96,7 +85,11 @@ function round(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
-function normalize(data: unknown): IStreamPayload | null {
+/**
+ * A stream payload with defaults for missing fields; `null` if unreadable.
+ * Fields the schema does not know are dropped.
+ */
+export function readStream(data: unknown): IStreamPayload | null {
   if (!data || typeof data !== 'object') {
     return null;
   }
@@ -121,59 +114,65 @@ function normalize(data: unknown): IStreamPayload | null {
     sources: Array.isArray(p.sources) ? p.sources : [],
     sink: p.sink ?? '',
     history: Array.isArray(p.history) ? p.history : [],
-    error: p.error ?? null,
-    stop_code: p.stop_code ?? ''
+    error: p.error ?? null
   };
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
+/**
+ * Whether a query in this state can be stopped.
+ */
+function isLive(payload: IStreamPayload): boolean {
+  return payload.state === 'active' || payload.state === 'starting';
 }
 
 /**
- * A widget rendering the live status of a streaming query.
+ * A widget rendering the status of a streaming query.
  */
-export class RenderedStream extends Widget implements IRenderMime.IRenderer {
-  constructor(options: IRenderMime.IRendererOptions) {
-    super();
-    this._mimeType = options.mimeType;
-    this.addClass('pysk-Stream');
+export class RenderedStream extends RenderedPayload<IStreamPayload> {
+  constructor(
+    options: IRenderMime.IRendererOptions,
+    context: IRendererContext = {}
+  ) {
+    super(options, context, 'pysk-Stream', 'stream');
+    this.channel?.streamsChanged.connect(this._onStreams, this);
   }
 
   /**
-   * Render the payload; called again on each `update_display_data`.
+   * What is shown: the kernel's entry for this run when the channel has one,
+   * else the payload as saved; with `stopped` once a Stop succeeded.
    */
-  async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
-    const payload = normalize(model.data[this._mimeType]);
-    this._payload = payload;
-    const node = this.node;
-    node.textContent = '';
-    if (!payload) {
-      delete node.dataset.state;
-      node.appendChild(
-        el(
-          'div',
-          'pysk-error',
-          'pyspark-kernel: this stream payload cannot be read'
-        )
-      );
+  get shown(): IStreamPayload | null {
+    const saved = this.payload;
+    if (!saved) {
+      return null;
+    }
+    const live = this.channel?.stream(saved.run_id);
+    const shown = (live && readStream(live)) ?? saved;
+    if (this._stopped === shown.run_id && isLive(shown)) {
+      return { ...shown, state: 'stopped' };
+    }
+    return shown;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
       return;
     }
-    if (this._stopRequested !== null && this._stopRequested !== payload.id) {
-      this._stopRequested = null;
-    }
+    this.channel?.streamsChanged.disconnect(this._onStreams, this);
+    super.dispose();
+  }
+
+  protected parse(data: unknown): IStreamPayload | null {
+    return readStream(data);
+  }
+
+  protected render(saved: IStreamPayload): void {
+    const channel = this.channel;
+    const known = channel?.stream(saved.run_id) !== undefined;
+    const payload = this.shown ?? saved;
+    const node = this.node;
     node.dataset.state = payload.state;
+    node.dataset.source = known ? 'kernel' : 'saved';
 
     // Head: name, id, state, Stop.
     const head = el('div', 'pysk-stream-head');
@@ -187,9 +186,30 @@ export class RenderedStream extends Widget implements IRenderMime.IRenderer {
       el('span', `pysk-state pysk-state-${payload.state}`, payload.state)
     );
     head.appendChild(el('span', 'pysk-spacer'));
-    head.appendChild(this._stopButton(payload));
+    // Actions reach the kernel: trusted outputs on an open channel only.
+    if (channel?.isOpen && this.trusted) {
+      head.appendChild(this._stopButton(channel, payload, known));
+    }
     node.appendChild(head);
 
+    if (channel?.isOpen && !known && isLive(payload)) {
+      node.appendChild(
+        el(
+          'div',
+          'pysk-stream-note',
+          'not running in this kernel: shown as saved'
+        )
+      );
+    }
+    if (this._stopError !== null) {
+      const error = el(
+        'div',
+        'pysk-stop-error',
+        `Stop failed: ${this._stopError}`
+      );
+      error.title = this._stopError;
+      node.appendChild(error);
+    }
     if (payload.message) {
       node.appendChild(el('div', 'pysk-stream-message', payload.message));
     }
@@ -198,17 +218,24 @@ export class RenderedStream extends Widget implements IRenderMime.IRenderer {
         el('pre', 'pysk-error', payload.error ?? 'query failed')
       );
     }
+    node.appendChild(this._body(payload));
+    if (payload.sources.length > 0) {
+      node.appendChild(this._sources(payload));
+    }
+  }
 
-    // Metrics and sparkline.
+  /**
+   * Metrics and sparkline.
+   */
+  private _body(payload: IStreamPayload): HTMLDivElement {
     const body = el('div', 'pysk-stream-body');
     const metrics = el('dl', 'pysk-metrics');
     const add = (label: string, value: string, title?: string) => {
-      const dt = el('dt', undefined, label);
       const dd = el('dd', undefined, value);
       if (title) {
         dd.title = title;
       }
-      metrics.append(dt, dd);
+      metrics.append(el('dt', undefined, label), dd);
     };
     add(
       'batch',
@@ -244,104 +271,114 @@ export class RenderedStream extends Widget implements IRenderMime.IRenderer {
       chart.appendChild(legend);
       body.appendChild(chart);
     }
-    node.appendChild(body);
-
-    // Sources, with Kafka lag where known.
-    if (payload.sources.length > 0) {
-      const list = el('ul', 'pysk-sources');
-      for (const source of payload.sources) {
-        const item = el('li', 'pysk-source');
-        const description = el(
-          'span',
-          'pysk-source-description',
-          source.description
-        );
-        description.title = [
-          `start ${source.start_offset ?? '\u2013'}`,
-          `end ${source.end_offset ?? '\u2013'}`,
-          `latest ${source.latest_offset ?? '\u2013'}`
-        ].join('\n');
-        item.appendChild(description);
-        const lag = el(
-          'span',
-          'pysk-lag',
-          source.lag === null || source.lag === undefined
-            ? 'lag unknown'
-            : `lag ${formatCount(source.lag)}`
-        );
-        if (source.lag !== null && source.lag !== undefined && source.lag > 0) {
-          lag.classList.add('pysk-lag-behind');
-        }
-        item.appendChild(lag);
-        list.appendChild(item);
-      }
-      node.appendChild(list);
-    }
-
-    this._hint = el('div', 'pysk-stop-hint');
-    this._hint.hidden = true;
-    node.appendChild(this._hint);
+    return body;
   }
 
-  private _stopButton(payload: IStreamPayload): HTMLButtonElement {
+  /**
+   * Sources, with Kafka lag where known.
+   */
+  private _sources(payload: IStreamPayload): HTMLUListElement {
+    const list = el('ul', 'pysk-sources');
+    for (const source of payload.sources) {
+      const item = el('li', 'pysk-source');
+      const description = el(
+        'span',
+        'pysk-source-description',
+        source.description
+      );
+      description.title = [
+        `start ${source.start_offset ?? '\u2013'}`,
+        `end ${source.end_offset ?? '\u2013'}`,
+        `latest ${source.latest_offset ?? '\u2013'}`
+      ].join('\n');
+      item.appendChild(description);
+      const known = source.lag !== null && source.lag !== undefined;
+      const lag = el(
+        'span',
+        'pysk-lag',
+        known ? `lag ${formatCount(source.lag!)}` : 'lag unknown'
+      );
+      if (known && source.lag! > 0) {
+        lag.classList.add('pysk-lag-behind');
+      }
+      item.appendChild(lag);
+      list.appendChild(item);
+    }
+    return list;
+  }
+
+  private _stopButton(
+    channel: SparkChannel,
+    payload: IStreamPayload,
+    known: boolean
+  ): HTMLButtonElement {
     const button = el('button', 'pysk-button pysk-stop', 'Stop');
     button.type = 'button';
-    const live = payload.state === 'active' || payload.state === 'starting';
-    const safe = isSafeStopCode(payload.stop_code);
-    if (!live) {
+    if (!known) {
+      button.disabled = true;
+      button.title = 'this query is not running in this kernel';
+    } else if (!isLive(payload)) {
       button.disabled = true;
       button.title = `query ${payload.state}`;
-    } else if (!safe) {
-      button.disabled = true;
-      button.title = 'this display carries no stop command the extension runs';
-    } else if (this._stopRequested === payload.id) {
+    } else if (this._stopping === payload.run_id) {
       button.disabled = true;
       button.textContent = 'Stopping\u2026';
     } else {
-      button.title = `run ${payload.stop_code}`;
+      button.title = 'stop this streaming query';
+      button.addEventListener('click', () => {
+        void this._stop(channel, payload);
+      });
     }
-    button.addEventListener('click', () => this._requestStop(button));
     return button;
   }
 
-  private _requestStop(button: HTMLButtonElement): void {
-    const payload = this._payload;
-    if (!payload || button.disabled || !isSafeStopCode(payload.stop_code)) {
+  private async _stop(
+    channel: SparkChannel,
+    payload: IStreamPayload
+  ): Promise<void> {
+    if (this._stopping !== null) {
       return;
     }
-    button.disabled = true;
-    button.textContent = 'Stopping\u2026';
-    this._stopRequested = payload.id;
-    const event = new CustomEvent<IStopStreamDetail>(STOP_STREAM_EVENT, {
-      bubbles: true,
-      cancelable: true,
-      detail: { code: payload.stop_code, id: payload.id }
-    });
-    const handled = !this.node.dispatchEvent(event);
-    if (!handled) {
-      // Nothing took it (no notebook kernel around this output).
-      this._stopRequested = null;
-      button.disabled = false;
-      button.textContent = 'Stop';
-      if (this._hint) {
-        this._hint.hidden = false;
-        this._hint.textContent = `No kernel took the request: run ${payload.stop_code} in a cell to stop this query.`;
-      }
+    this._stopping = payload.run_id;
+    this._stopError = null;
+    this.redraw();
+    const reply = await channel.request('stop_stream', { query: payload.id });
+    this._stopping = null;
+    if (reply.ok) {
+      this._stopped = payload.run_id;
+    } else {
+      this._stopError = firstLine(reply.error ?? 'no reason given');
+    }
+    if (!this.isDisposed) {
+      this.redraw();
     }
   }
 
-  private _mimeType: string;
-  private _payload: IStreamPayload | null = null;
-  private _stopRequested: string | null = null;
-  private _hint: HTMLDivElement | null = null;
+  private _onStreams(): void {
+    if (this.payload) {
+      this.redraw();
+    }
+  }
+
+  private _stopping: string | null = null;
+  private _stopped: string | null = null;
+  private _stopError: string | null = null;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0].trim() || 'no reason given';
 }
 
 /**
  * Renderer factory for stream payloads.
  */
-export const streamRendererFactory: IRenderMime.IRendererFactory = {
-  safe: true,
-  mimeTypes: [STREAM_MIME_TYPE],
-  defaultRank: 0,
-  createRenderer: options => new RenderedStream(options)
-};
+export function streamRendererFactory(
+  context: IRendererContext = {}
+): IRenderMime.IRendererFactory {
+  return {
+    safe: true,
+    mimeTypes: [STREAM_MIME_TYPE],
+    defaultRank: 0,
+    createRenderer: options => new RenderedStream(options, context)
+  };
+}

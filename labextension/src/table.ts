@@ -4,8 +4,8 @@
  * shown rows, paging and CSV/TSV copy.
  */
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
-import { Widget } from '@lumino/widgets';
 
+import { el } from './dom';
 import {
   CUT_MARK,
   formatCount,
@@ -18,12 +18,8 @@ import {
   SparkType,
   toDelimited
 } from './format';
+import { IRendererContext, RenderedPayload } from './rendered';
 import { CellValue, ITablePayload, TABLE_MIME_TYPE } from './types';
-
-/**
- * Rows rendered at once; more are reached with the pager.
- */
-export const PAGE_SIZE = 50;
 
 /** Types whose values read best on one line. */
 const NO_WRAP = /^(boolean|date|timestamp|timestamp_ntz|interval)/;
@@ -134,7 +130,10 @@ export function rowsNotice(payload: ITablePayload): string {
   return shown === 0 ? 'no rows' : plural(shown, 'row');
 }
 
-function normalize(data: unknown): ITablePayload | null {
+/**
+ * A table payload with defaults for missing fields; `null` if unreadable.
+ */
+export function readTable(data: unknown): ITablePayload | null {
   if (!data || typeof data !== 'object') {
     return null;
   }
@@ -154,23 +153,9 @@ function normalize(data: unknown): ITablePayload | null {
     view_name: p.view_name ?? null,
     parquet_path: p.parquet_path ?? null,
     variable_name: p.variable_name ?? null,
-    streaming: !!p.streaming
+    streaming: !!p.streaming,
+    result_id: typeof p.result_id === 'string' ? p.result_id : null
   };
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /**
@@ -191,42 +176,42 @@ function typeLabel(type: string): HTMLSpanElement {
 /**
  * A widget rendering a DataFrame preview.
  */
-export class RenderedTable extends Widget implements IRenderMime.IRenderer {
-  constructor(options: IRenderMime.IRendererOptions) {
-    super();
-    this._mimeType = options.mimeType;
-    this.addClass('pysk-Table');
+export class RenderedTable extends RenderedPayload<ITablePayload> {
+  constructor(
+    options: IRenderMime.IRendererOptions,
+    context: IRendererContext = {}
+  ) {
+    super(options, context, 'pysk-Table', 'table');
+  }
+
+  protected parse(data: unknown): ITablePayload | null {
+    return readTable(data);
   }
 
   /**
-   * Render the payload; called again whenever the output is updated.
+   * Render a payload from the start: original order, first page.
    */
-  async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
-    const payload = normalize(model.data[this._mimeType]);
-    this._payload = payload;
-    this._types = payload
-      ? payload.columns.map(c => parseSparkType(c.type))
-      : [];
-    this._cut = new Set(
-      payload ? payload.cut.map(([r, c]) => `${r},${c}`) : []
-    );
+  protected render(payload: ITablePayload): void {
+    this._types = payload.columns.map(c => parseSparkType(c.type));
+    this._cut = new Set(payload.cut.map(([r, c]) => `${r},${c}`));
     this._sort = null;
-    this._order = payload ? payload.rows.map((_, i) => i) : [];
+    this._order = payload.rows.map((_, i) => i);
     this._page = 0;
-    this._build();
+    this._pageSize = this.settings.pageSize;
+    this._build(payload);
   }
 
   /**
    * The shown rows as CSV or TSV, in the current sort order.
    */
   delimitedText(delimiter: ',' | '\t'): string {
-    if (!this._payload) {
+    if (!this.payload) {
       return '';
     }
-    return toDelimited(this._payload.columns, this._payload.rows, {
+    return toDelimited(this.payload.columns, this.payload.rows, {
       delimiter,
       order: this._order,
-      cut: this._payload.cut
+      cut: this.payload.cut
     });
   }
 
@@ -235,7 +220,7 @@ export class RenderedTable extends Widget implements IRenderMime.IRenderer {
    * the direction.
    */
   sortBy(column: number, direction?: SortDirection): void {
-    const payload = this._payload;
+    const payload = this.payload;
     if (!payload || column < 0 || column >= payload.columns.length) {
       return;
     }
@@ -274,24 +259,12 @@ export class RenderedTable extends Widget implements IRenderMime.IRenderer {
   }
 
   private _pageCount(): number {
-    return Math.max(1, Math.ceil(this._order.length / PAGE_SIZE));
+    return Math.max(1, Math.ceil(this._order.length / this._pageSize));
   }
 
-  private _build(): void {
+  private _build(payload: ITablePayload): void {
     const node = this.node;
-    node.textContent = '';
     this._headerCells = [];
-    const payload = this._payload;
-    if (!payload) {
-      node.appendChild(
-        el(
-          'div',
-          'pysk-error',
-          'pyspark-kernel: this table payload cannot be read'
-        )
-      );
-      return;
-    }
 
     // Toolbar: source badge, row notice, copy buttons.
     const toolbar = el('div', 'pysk-toolbar');
@@ -424,13 +397,13 @@ export class RenderedTable extends Widget implements IRenderMime.IRenderer {
   }
 
   private _renderBody(): void {
-    const payload = this._payload;
+    const payload = this.payload;
     const tbody = this._tbody;
     if (!payload || !tbody) {
       return;
     }
-    const start = this._page * PAGE_SIZE;
-    const end = Math.min(this._order.length, start + PAGE_SIZE);
+    const start = this._page * this._pageSize;
+    const end = Math.min(this._order.length, start + this._pageSize);
     const fragment = document.createDocumentFragment();
     for (let k = start; k < end; k++) {
       const r = this._order[k];
@@ -490,8 +463,7 @@ export class RenderedTable extends Widget implements IRenderMime.IRenderer {
     return td;
   }
 
-  private _mimeType: string;
-  private _payload: ITablePayload | null = null;
+  private _pageSize = 50;
   private _types: SparkType[] = [];
   private _cut = new Set<string>();
   private _order: number[] = [];
@@ -510,9 +482,13 @@ export class RenderedTable extends Widget implements IRenderMime.IRenderer {
 /**
  * Renderer factory for table payloads.
  */
-export const tableRendererFactory: IRenderMime.IRendererFactory = {
-  safe: true,
-  mimeTypes: [TABLE_MIME_TYPE],
-  defaultRank: 0,
-  createRenderer: options => new RenderedTable(options)
-};
+export function tableRendererFactory(
+  context: IRendererContext = {}
+): IRenderMime.IRendererFactory {
+  return {
+    safe: true,
+    mimeTypes: [TABLE_MIME_TYPE],
+    defaultRank: 0,
+    createRenderer: options => new RenderedTable(options, context)
+  };
+}

@@ -1,9 +1,11 @@
 /**
- * The JSON payloads the kernel publishes, as documented in docs/mimetypes.md.
+ * The JSON the kernel sends: display payloads (docs/mimetypes.md) and the
+ * messages of the `pyspark-kernel.v1` comm channel (docs/channel.md).
  *
  * Field names are the wire names (snake_case); the interfaces only describe
- * them for TypeScript. The fixtures in tests/fixtures/mime/ are the reference
- * examples shared with the Python tests.
+ * them for TypeScript. The fixtures in tests/fixtures/mime/ and
+ * tests/fixtures/channel/ are the reference examples shared with the Python
+ * tests.
  */
 
 /**
@@ -21,23 +23,6 @@ export const PROGRESS_MIME_TYPE =
  * Mime type of the live status of one streaming query.
  */
 export const STREAM_MIME_TYPE = 'application/vnd.pyspark-kernel.stream.v1+json';
-
-/**
- * DOM event a stream display dispatches (bubbling) to ask for its query to be
- * stopped; the lab plugin runs `detail.code` on the notebook's kernel and
- * calls `preventDefault()` to say it did.
- */
-export const STOP_STREAM_EVENT = 'pysk-stop-stream';
-
-/**
- * Detail of a `pysk-stop-stream` event.
- */
-export interface IStopStreamDetail {
-  /** Code to execute on the kernel (the payload's `stop_code`). */
-  code: string;
-  /** The streaming query id. */
-  id: string;
-}
 
 /**
  * A JSON-safe cell value: see the value table in docs/mimetypes.md.
@@ -88,6 +73,11 @@ export interface ITablePayload {
   variable_name: string | null;
   /** A streaming DataFrame: `columns` only, no rows. */
   streaming: boolean;
+  /**
+   * The id under which the kernel keeps the DataFrame (its last results), to
+   * ask for more of it over the channel; `null` in older outputs.
+   */
+  result_id: string | null;
 }
 
 /**
@@ -201,22 +191,136 @@ export interface IStreamPayload {
   history: IStreamPoint[];
   /** Failure message for `failed`. */
   error: string | null;
-  /** Code a frontend may execute to stop this query. */
-  stop_code: string;
 }
 
 /**
- * State of the kernel's SparkSession, from `pyspark_kernel.status_json()`.
+ * Target name of the comm channel.
  */
-export type SparkState = 'starting' | 'ready' | 'dead' | 'failed' | 'stopped';
+export const CHANNEL_TARGET = 'pyspark-kernel.v1';
 
 /**
- * What `pyspark_kernel.status_json()` returns (as a JSON string).
+ * State of the kernel's SparkSession.
+ */
+export type SparkState = 'stopped' | 'starting' | 'ready' | 'failed' | 'dead';
+
+/**
+ * The session's state: the `status` of a `status` reply or push.
  */
 export interface ISparkStatus {
   state: SparkState;
-  master: string;
-  ui_url: string | null;
+  /** Master URL, or the Spark Connect URL. */
+  master: string | null;
+  /** A Spark Connect session. */
+  remote: boolean;
   app_id: string | null;
-  version: string;
+  /** Spark UI link (proxied through the Jupyter server when there is one). */
+  ui_url: string | null;
+  version: string | null;
+  /** Why the session is not ready (`failed`, `dead`). */
+  error: string | null;
+}
+
+const STATUS_FIELDS: { [K in keyof ISparkStatus]-?: true } = {
+  state: true,
+  master: true,
+  remote: true,
+  app_id: true,
+  ui_url: true,
+  version: true,
+  error: true
+};
+
+/**
+ * The fields of `ISparkStatus`, in the order docs/channel.md lists them.
+ */
+export const SPARK_STATUS_FIELDS = Object.keys(STATUS_FIELDS) as ReadonlyArray<
+  keyof ISparkStatus
+>;
+
+/**
+ * A request: `op`, `id`, then the op's arguments.
+ */
+export interface IChannelRequest {
+  op: string;
+  id: string | number;
+  [argument: string]: unknown;
+}
+
+/**
+ * A reply (echoing `op` and `id`) or, with `push: true` and no `id`, an
+ * unasked update. `error` is set when `ok` is false.
+ */
+export interface IChannelMessage {
+  op: string;
+  id?: string | number | null;
+  ok: boolean;
+  push?: boolean;
+  error?: string;
+  [field: string]: unknown;
+}
+
+/**
+ * `status` reply or push.
+ */
+export interface IStatusMessage extends IChannelMessage {
+  op: 'status';
+  status: ISparkStatus;
+}
+
+/**
+ * `streams` reply or push: the active queries and the last ones that ended.
+ */
+export interface IStreamsMessage extends IChannelMessage {
+  op: 'streams';
+  queries: IStreamPayload[];
+}
+
+/**
+ * `stop_stream` reply: the run ids of the queries stopped.
+ */
+export interface IStopStreamReply extends IChannelMessage {
+  op: 'stop_stream';
+  stopped?: string[];
+}
+
+/**
+ * A column in a `catalog` reply; `fields` lists a struct's fields.
+ */
+export interface ICatalogColumn {
+  name: string;
+  type: string;
+  fields: ICatalogColumn[];
+}
+
+/**
+ * A view or DataFrame variable with its columns.
+ */
+export interface ICatalogRelation {
+  name: string;
+  columns: ICatalogColumn[];
+}
+
+/**
+ * What the data browser shows, listed without running a Spark job.
+ */
+export interface ICatalog {
+  /** False until the first listing (a session still starting). */
+  ready: boolean;
+  current_database: string | null;
+  databases: { name: string; tables: string[] }[];
+  temp_views: ICatalogRelation[];
+  global_database: string | null;
+  global_views: ICatalogRelation[];
+  dataframes: ICatalogRelation[];
+}
+
+/**
+ * `catalog` reply or push; with `table` in the request, the reply has that
+ * table's `columns` instead of `catalog`.
+ */
+export interface ICatalogMessage extends IChannelMessage {
+  op: 'catalog';
+  catalog?: ICatalog;
+  table?: string;
+  columns?: ICatalogColumn[];
 }

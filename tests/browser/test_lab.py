@@ -1,11 +1,13 @@
 """JupyterLab in Debian's chromium: the lab extension renders what a real kernel sends.
 
 Starts a real JupyterLab server with the installed ``pyspark`` kernelspec and the
-``pyspark-kernel-lab`` extension, opens a notebook in headless chromium (driven by
-Playwright, using the system browser; Playwright's own browsers are never downloaded),
-runs a DataFrame cell and a multi-stage Spark job, and checks the rendered table, the
-live progress display and the Spark status bar item. Screenshots go to
-``.ci/artifacts/browser/``.
+``pyspark-kernel-lab`` extension, opens notebooks in headless chromium (driven by
+Playwright, using the system browser; Playwright's own browsers are never downloaded).
+The first test runs a DataFrame cell and a multi-stage Spark job and checks the rendered
+table, the live progress display and the Spark status bar item; the second checks the
+``pyspark-kernel.v1`` channel: the status bar turns ready with the session, a streaming
+display is live again after a page reload, Stop stops the query, and an idle kernel gets
+no execute request from the page. Screenshots go to ``.ci/artifacts/browser/``.
 
 Needs: ``playwright`` (PyPI) and ``/usr/bin/chromium`` (Debian's ``chromium``).
 """
@@ -82,8 +84,11 @@ class Lab:
             body = response.read()
         return json.loads(body) if body else None
 
-    def tree_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}?token={self.token}"
+    def tree_url(self, name: str, workspace: str | None = None) -> str:
+        """The notebook in JupyterLab; in its own workspace when named, so that the
+        notebooks other tests left open are not restored (nor their kernels started)."""
+        lab = f"lab/workspaces/{workspace}" if workspace else "lab"
+        return f"{self.url}/{lab}/tree/{name}?token={self.token}"
 
 
 def _free_port() -> int:
@@ -215,17 +220,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         _stop_lab(lab)
 
 
-@pytest.fixture(scope="module")
-def notebook(lab: Lab) -> str:
-    def code(source: str) -> dict[str, Any]:
-        return {
-            "cell_type": "code",
-            "execution_count": None,
-            "metadata": {},
-            "outputs": [],
-            "source": source,
-        }
-
+def _write_notebook(root: Path, name: str, cells: dict[str, str]) -> str:
+    """A notebook on the ``pyspark`` kernel with one code cell per (id, source)."""
     nb = {
         "nbformat": 4,
         "nbformat_minor": 5,
@@ -234,12 +230,24 @@ def notebook(lab: Lab) -> str:
             "language_info": {"name": "python"},
         },
         "cells": [
-            {**code(CELL_TABLE), "id": "table"},
-            {**code(CELL_JOB), "id": "job"},
+            {
+                "cell_type": "code",
+                "id": cell_id,
+                "execution_count": None,
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+            for cell_id, source in cells.items()
         ],
     }
-    (lab.root / NOTEBOOK).write_text(json.dumps(nb, indent=1))
-    return NOTEBOOK
+    (root / name).write_text(json.dumps(nb, indent=1))
+    return name
+
+
+@pytest.fixture(scope="module")
+def notebook(lab: Lab) -> str:
+    return _write_notebook(lab.root, NOTEBOOK, {"table": CELL_TABLE, "job": CELL_JOB})
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +337,7 @@ def test_table_progress_and_status(lab: Lab, notebook: str, page: Any) -> None:
     assert [s["kernel"]["name"] for s in sessions] == ["pyspark"], sessions
     step("kernel idle")
     # Status bar: the extension's item follows the SparkSession of this notebook's kernel
-    # (polled every 5 s while the kernel is idle) until it is ready.
+    # (pushed over the kernel channel) until it is ready.
     status = page.locator(".jp-StatusBar-Widget .pysk-Status")
     expect(status).to_have_attribute("data-state", "ready", timeout=SESSION_START_MS)
     expect(status.locator(".pysk-status-text")).to_have_text(re.compile(r"^Spark: ready\b"))
@@ -403,4 +411,221 @@ def test_table_progress_and_status(lab: Lab, notebook: str, page: Any) -> None:
     cell.screenshot(path=str(ARTIFACTS / "progress.png"))
     expect(status).to_have_attribute("data-state", "ready", timeout=RENDER_MS)
     page.screenshot(path=str(ARTIFACTS / "lab.png"))
+    step("done")
+
+
+# -- the pyspark-kernel.v1 channel ---------------------------------------------------------
+
+CHANNEL_NOTEBOOK = "channel_check.ipynb"
+STREAM_MIME = "application/vnd.pyspark-kernel.stream.v1+json"
+# Polls the session state in the kernel (no Spark name in the cell, so it runs while the
+# session starts) and prints the wall time at which the session was ready.
+CELL_READY = (
+    "import json, time\n"
+    "import pyspark_kernel as pk\n"
+    "while json.loads(pk.status_json())['state'] != 'ready':\n"
+    "    time.sleep(0.05)\n"
+    "print(f'session ready at {time.time():.3f}')"
+)
+CELL_STREAM = (
+    "ticks = (spark.readStream.format('rate').option('rowsPerSecond', 10).load()\n"
+    "         .writeStream.format('noop').queryName('ticks')\n"
+    "         .trigger(processingTime='1 second').start())"
+)
+CELL_CHECK = "print('active queries:', len(spark.streams.active))"
+# The issue's bound: an idle kernel receives no execute request from the page for 60 s.
+IDLE_S = 60
+# "Ready as soon as the session is": the status push goes out within 0.25 s of the
+# change; the rest is margin for a loaded 2-core machine.
+STATUS_LAG_S = 3.0
+
+# Records, in the page, the first state the status bar item shows and when it first
+# shows `ready` (installed before JupyterLab loads; runs again after a reload).
+STATUS_WATCH = """
+window.__pyskStatus = { first: null, readyAt: null };
+new MutationObserver(() => {
+  const item = document.querySelector('.pysk-Status[data-state]');
+  const seen = window.__pyskStatus;
+  if (!item) { return; }
+  if (seen.first === null) { seen.first = item.dataset.state; }
+  if (seen.readyAt === null && item.dataset.state === 'ready') { seen.readyAt = Date.now(); }
+}).observe(document, {
+  subtree: true, childList: true, attributes: true, attributeFilter: ['data-state']
+});
+"""
+
+# The batch shown by the stream display of code cell `index` (null before the first one).
+STREAM_BATCH = """
+(index) => {
+  const cells = document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell');
+  const dd = cells[index] && cells[index].querySelector('.pysk-Stream .pysk-metrics dd');
+  const n = dd ? Number(dd.textContent) : NaN;
+  return Number.isInteger(n) ? n : null;
+}
+"""
+
+
+@dataclass
+class Frame:
+    at: float
+    msg_type: str
+    detail: str  # a comm request's op, or a status message's execution_state
+
+
+class KernelTraffic:
+    """The Jupyter messages on the page's kernel websockets, both ways, as the browser
+    sent and received them (both wire protocols carry the header as JSON text)."""
+
+    def __init__(self, page: Any) -> None:
+        self.sent: list[Frame] = []
+        self.received: list[Frame] = []
+        page.on("websocket", self._on_socket)
+
+    def _on_socket(self, ws: Any) -> None:
+        if "/api/kernels/" not in ws.url:
+            return
+        ws.on("framesent", lambda payload: self._record(self.sent, payload))
+        ws.on("framereceived", lambda payload: self._record(self.received, payload))
+
+    @staticmethod
+    def _record(into: list[Frame], payload: str | bytes) -> None:
+        text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
+        # The header comes first: its msg_type is the message's.
+        kind = re.search(r'"msg_type":\s*"(\w+)"', text)
+        if kind is None:
+            return
+        detail = re.search(r'"(?:op|execution_state)":\s*"(\w+)"', text)
+        into.append(Frame(time.monotonic(), kind.group(1), detail.group(1) if detail else ""))
+
+    @staticmethod
+    def between(frames: list[Frame], start: float, end: float) -> list[Frame]:
+        return [f for f in frames if start <= f.at <= end]
+
+
+def test_channel_status_reload_stop_and_idle(lab: Lab, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    step = Steps(ARTIFACTS / "timings-channel.txt")
+    # One JVM at a time on this machine: the test before is done with its notebook.
+    for session in lab.api("/api/sessions"):
+        lab.api(f"/api/sessions/{session['id']}", method="DELETE")
+    name = _write_notebook(
+        lab.root,
+        CHANNEL_NOTEBOOK,
+        {"ready": CELL_READY, "stream": CELL_STREAM, "check": CELL_CHECK},
+    )
+    traffic = KernelTraffic(page)
+    page.add_init_script(STATUS_WATCH)
+    page.goto(lab.tree_url(name, workspace="channel"))
+
+    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    expect(panel.locator(".jp-Cell")).to_have_count(3, timeout=RENDER_MS)
+    kernel_status = page.locator(".jp-StatusBar-Widget .jp-StatusBar-TextItem").filter(
+        has_text=re.compile(r"^PySpark \| ")
+    )
+    expect(kernel_status).to_have_text("PySpark | Idle", timeout=KERNEL_START_MS)
+    status = page.locator(".jp-StatusBar-Widget .pysk-Status")
+    step("kernel idle")
+
+    # (1) The status bar reads ready as soon as the session is.
+    cell = _run_cell(page, 0)
+    printed = cell.locator(".jp-OutputArea-output").filter(has_text="session ready at")
+    expect(printed).to_have_count(1, timeout=SESSION_START_MS)
+    kernel_ready = float(re.findall(r"session ready at ([\d.]+)", printed.inner_text())[0])
+    page.wait_for_function("() => window.__pyskStatus.readyAt !== null", timeout=RENDER_MS)
+    seen = page.evaluate("() => window.__pyskStatus")
+    # The page saw the session start, so the moment it turned ready is a measurement.
+    assert seen["first"] == "starting", seen
+    assert [k["name"] for k in lab.api("/api/kernels")] == ["pyspark"]
+    lag = seen["readyAt"] / 1000 - kernel_ready
+    assert lag < STATUS_LAG_S, f"status bar ready {lag:.2f} s after the session"
+    expect(status.locator(".pysk-status-text")).to_have_text(re.compile(r"^Spark: ready\b"))
+    step(f"status bar ready {lag:+.2f} s after the session")
+
+    # (2) A streaming query: its display is live, then saved with the notebook.
+    cell = _run_cell(page, 1)
+    display = cell.locator(".jp-OutputArea .pysk-Stream")
+    expect(display).to_have_attribute("data-state", "active", timeout=JOB_MS)
+    page.wait_for_function(f"() => ({STREAM_BATCH})(1) >= 2", timeout=JOB_MS)
+    expect(display.locator("button.pysk-stop")).to_be_enabled()
+    step("stream display live")
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    saved_batch = None
+    while saved_batch is None:
+        stored = lab.api(f"/api/contents/{name}?content=1")["content"]["cells"][1]["outputs"]
+        payloads = [o["data"][STREAM_MIME] for o in stored if STREAM_MIME in o.get("data", {})]
+        if payloads and payloads[-1].get("batch_id") is not None:
+            saved_batch = int(payloads[-1]["batch_id"])
+        elif time.monotonic() > deadline:
+            pytest.fail(f"the notebook was not saved with its stream display: {stored}")
+        else:
+            time.sleep(0.25)
+    step(f"saved at batch {saved_batch}")
+
+    # (3) After a reload the display shows live batches again, from the kernel's pushes.
+    page.reload()
+    expect(panel.locator(".jp-Cell")).to_have_count(3, timeout=RENDER_MS)
+    display = panel.locator(".jp-Cell").nth(1).locator(".jp-OutputArea .pysk-Stream")
+    expect(display).to_have_attribute("data-source", "kernel", timeout=RENDER_MS)
+    expect(status).to_have_attribute("data-state", "ready", timeout=RENDER_MS)
+    page.wait_for_function(
+        f"(saved) => ({STREAM_BATCH})(1) > saved + 1", arg=saved_batch, timeout=JOB_MS
+    )
+    expect(display).to_have_attribute("data-state", "active")
+    display.screenshot(path=str(ARTIFACTS / "stream-after-reload.png"))
+    step("live again after the reload")
+
+    # (4) Idle kernel, live display, status bar: the page sends no execute request.
+    start, first_batch = time.monotonic(), page.evaluate(f"({STREAM_BATCH})(1)")
+    page.wait_for_timeout(IDLE_S * 1000)
+    end, last_batch = time.monotonic(), page.evaluate(f"({STREAM_BATCH})(1)")
+    sent = KernelTraffic.between(traffic.sent, start, end)
+    received = KernelTraffic.between(traffic.received, start, end)
+    assert [f for f in sent if f.msg_type == "execute_request"] == [], sent
+    busy = [f for f in received if f.msg_type == "status" and f.detail == "busy"]
+    assert busy == [], f"the kernel was busy while idle: {busy}"
+    pushes = [f for f in received if f.msg_type == "comm_msg"]
+    assert last_batch - first_batch >= 5 and pushes, (first_batch, last_batch, len(pushes))
+    expect(kernel_status).to_have_text("PySpark | Idle")
+    step(
+        f"{IDLE_S} s idle: {len(sent)} messages sent, {len(pushes)} pushes received, "
+        f"batches {first_batch} -> {last_batch}"
+    )
+
+    # (5) Stop: one stop_stream request, no code; the display says stopped.
+    stop = display.locator("button.pysk-stop")
+    expect(stop).to_be_enabled()
+    start = time.monotonic()
+    stop.click()
+    expect(display).to_have_attribute("data-state", "stopped", timeout=RENDER_MS)
+    expect(display.locator(".pysk-state")).to_have_text("stopped")
+    expect(stop).to_be_disabled()
+    expect(display.locator(".pysk-stop-error")).to_have_count(0)
+    sent = KernelTraffic.between(traffic.sent, start, time.monotonic())
+    assert [(f.msg_type, f.detail) for f in sent] == [("comm_msg", "stop_stream")], sent
+    display.screenshot(path=str(ARTIFACTS / "stream-stopped.png"))
+    step("stopped")
+
+    # The kernel agrees: no active query.
+    cell = _run_cell(page, 2)
+    expect(
+        cell.locator(".jp-OutputArea-output").filter(has_text="active queries: 0")
+    ).to_have_count(1, timeout=JOB_MS)
+    step("kernel: no active query")
+
+    # (6) Reloaded again, the display shows the final state the kernel reports (the saved
+    # output still says active: the stop's display update went to the page before).
+    page.reload()
+    display = panel.locator(".jp-Cell").nth(1).locator(".jp-OutputArea .pysk-Stream")
+    expect(display).to_have_attribute("data-source", "kernel", timeout=RENDER_MS)
+    expect(display).to_have_attribute("data-state", "stopped")
+    expect(display.locator("button.pysk-stop")).to_be_disabled()
+    page.screenshot(path=str(ARTIFACTS / "lab-channel.png"))
+    assert [k["name"] for k in lab.api("/api/kernels")] == ["pyspark"]
+    # The capture sees execute requests: exactly the three cells this test ran.
+    executed = [f for f in traffic.sent if f.msg_type == "execute_request"]
+    assert len(executed) == 3, [f.msg_type for f in traffic.sent]
     step("done")

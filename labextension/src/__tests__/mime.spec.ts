@@ -1,4 +1,4 @@
-import extensions, { RENDERER_RANK } from '../mime';
+import extensions, { RENDERER_RANK, rendererFactories } from '../mime';
 import {
   PROGRESS_MIME_TYPE,
   STREAM_MIME_TYPE,
@@ -24,5 +24,11 @@ describe('mime extension', () => {
       expect(extension.rank).toBe(RENDERER_RANK);
       expect(RENDERER_RANK).toBeLessThan(50);
     }
+  });
+
+  it('makes the same renderers for a notebook, with its context', () => {
+    expect(rendererFactories().map(f => f.mimeTypes)).toEqual(
+      extensions.map(e => e.rendererFactory.mimeTypes)
+    );
   });
 });

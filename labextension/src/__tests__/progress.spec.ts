@@ -31,13 +31,13 @@ function synthetic(
 
 describe('progress renderer', () => {
   it('is a safe factory for the progress mime type', () => {
-    expect(progressRendererFactory.safe).toBe(true);
-    expect(progressRendererFactory.mimeTypes).toEqual([PROGRESS_MIME_TYPE]);
+    expect(progressRendererFactory().safe).toBe(true);
+    expect(progressRendererFactory().mimeTypes).toEqual([PROGRESS_MIME_TYPE]);
   });
 
   it('shows a bar per running job with its stages and a Spark UI link', async () => {
     const widget = await render<RenderedProgress>(
-      progressRendererFactory,
+      progressRendererFactory(),
       fixtures.progressRunning()
     );
     const node = widget.node;
@@ -70,7 +70,7 @@ describe('progress renderer', () => {
 
   it('turns into a one-line summary when done', async () => {
     const widget = await render<RenderedProgress>(
-      progressRendererFactory,
+      progressRendererFactory(),
       fixtures.progressRunning()
     );
     await widget.renderModel(
@@ -114,7 +114,7 @@ describe('progress renderer', () => {
     const payload = fixtures.progressRunning();
     payload.jobs[0].url = 'javascript:alert(1)';
     const widget = await render<RenderedProgress>(
-      progressRendererFactory,
+      progressRendererFactory(),
       payload
     );
     const link = widget.node.querySelector('a.pysk-job-link')!;

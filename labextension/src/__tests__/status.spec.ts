@@ -1,251 +1,173 @@
-import type { INotebookTracker } from '@jupyterlab/notebook';
+import type { NotebookPanel } from '@jupyterlab/notebook';
 import { Signal } from '@lumino/signaling';
 
+import { SparkChannel } from '../channel';
+import { LabSettings } from '../settings';
 import {
-  isPySparkKernel,
-  parsePythonStr,
-  parseStatusResult,
-  parseStatusText,
+  IStatusFollowerOptions,
+  SparkStatusFollower,
   SparkStatusItem,
-  SparkStatusPoller,
-  STATUS_EXPRESSION
+  statusText,
+  statusTitle
 } from '../status';
+import { channelFixtures } from './helpers';
+import { FakeKernel, FakeSession, flush } from './kernel';
 
-// Outputs of Python's repr() of json.dumps(...) strings.
-const READY_REPR =
-  '\'{"state": "ready", "master": "local[*]", "ui_url": "http://127.0.0.1:4040", "app_id": "local-1700000000000", "version": "4.2.0"}\'';
-const FAILED_REPR =
-  '\'{"state": "failed", "master": "spark://h:7077", "ui_url": null, "app_id": null, "version": "4.2.0", "error": "it\\\'s \\\\"bad\\\\"\\\\n\\\\tnext \u2202 \\\\u0001"}\'';
+/**
+ * A notebook tracker over fake panels, each with its own channel.
+ */
+class Notebooks {
+  currentWidget: NotebookPanel | null = null;
+  currentChanged = new Signal<this, NotebookPanel | null>(this);
+  channels = new Map<NotebookPanel, SparkChannel>();
 
-describe('parsePythonStr', () => {
-  it('reads repr() of a str', () => {
-    expect(parsePythonStr("'abc'")).toBe('abc');
-    expect(parsePythonStr('"it\'s"')).toBe("it's");
-    expect(parsePythonStr("'it\\'s \"q\"'")).toBe('it\'s "q"');
-    expect(parsePythonStr("'a\\\\b'")).toBe('a\\b');
-    expect(parsePythonStr("'\\n\\t\\r'")).toBe('\n\t\r');
-    expect(parsePythonStr("'\\x00\\x7f'")).toBe('\x00\x7f');
-    expect(parsePythonStr("'\\u200b'")).toBe('\u200b');
-    expect(parsePythonStr("'\\U0001f600'")).toBe('\u{1f600}');
-    expect(parsePythonStr("'\u{1f600} \u2202'")).toBe('\u{1f600} \u2202');
-    expect(parsePythonStr("  ''  ")).toBe('');
-  });
-
-  it('refuses what is no str literal', () => {
-    expect(parsePythonStr('{"state": "ready"}')).toBeNull();
-    expect(parsePythonStr("'abc")).toBeNull();
-    expect(parsePythonStr("'a'b'")).toBeNull();
-    expect(parsePythonStr("'\\x4'")).toBeNull();
-    expect(parsePythonStr("'\\'")).toBeNull();
-    expect(parsePythonStr('None')).toBeNull();
-    expect(parsePythonStr("'")).toBeNull();
-  });
-});
-
-describe('parseStatusText', () => {
-  it('reads the repr of the JSON string', () => {
-    expect(parseStatusText(READY_REPR)).toEqual({
-      state: 'ready',
-      master: 'local[*]',
-      ui_url: 'http://127.0.0.1:4040',
-      app_id: 'local-1700000000000',
-      version: '4.2.0'
-    });
-    expect(parseStatusText(FAILED_REPR)).toEqual({
-      state: 'failed',
-      master: 'spark://h:7077',
-      ui_url: null,
-      app_id: null,
-      version: '4.2.0'
-    });
-  });
-
-  it('takes bare JSON too, and refuses anything else', () => {
-    expect(parseStatusText('{"state": "starting", "master": "yarn"}')).toEqual({
-      state: 'starting',
-      master: 'yarn',
-      ui_url: null,
-      app_id: null,
-      version: ''
-    });
-    expect(parseStatusText("{'state': 'ready'}")).toBeNull();
-    expect(parseStatusText("'[1, 2]'")).toBeNull();
-    expect(parseStatusText('None')).toBeNull();
-  });
-});
-
-describe('parseStatusResult', () => {
-  it('reads the user_expressions entry', () => {
-    expect(
-      parseStatusResult({
-        status: 'ok',
-        data: { 'text/plain': READY_REPR },
-        metadata: {}
+  async open(kernel: FakeKernel): Promise<NotebookPanel> {
+    const panel = {} as NotebookPanel;
+    this.channels.set(
+      panel,
+      new SparkChannel({
+        sessionContext: new FakeSession(kernel).context,
+        timeoutMs: () => 1000
       })
-    ).toMatchObject({ kind: 'ok', status: { state: 'ready' } });
-    expect(
-      parseStatusResult({
-        status: 'error',
-        ename: 'ModuleNotFoundError',
-        evalue: "No module named 'pyspark_kernel'",
-        traceback: []
-      })
-    ).toEqual({ kind: 'missing' });
-    expect(
-      parseStatusResult({ status: 'error', ename: 'RuntimeError', evalue: 'x' })
-    ).toEqual({ kind: 'error', message: 'RuntimeError: x' });
-    expect(parseStatusResult(undefined).kind).toBe('error');
-  });
-});
-
-describe('SparkStatusItem', () => {
-  it('shows state, master and the Spark UI link', () => {
-    const item = new SparkStatusItem();
-    item.setResult(
-      parseStatusResult({ status: 'ok', data: { 'text/plain': READY_REPR } })
     );
-    expect(item.node.querySelector('.pysk-status-text')!.textContent).toBe(
-      'Spark: ready \u00b7 local[*]'
-    );
-    const link = item.node.querySelector('a') as HTMLAnchorElement;
-    expect(link.hidden).toBe(false);
-    expect(link.href).toBe('http://127.0.0.1:4040/');
-    expect(link.target).toBe('_blank');
-    expect(link.rel).toContain('noopener');
-    expect(item.node.dataset.state).toBe('ready');
-    item.setResult(
-      parseStatusResult({ status: 'ok', data: { 'text/plain': FAILED_REPR } })
-    );
-    expect(item.node.classList).toContain('pysk-status-failed');
-    expect(link.hidden).toBe(true);
-    item.dispose();
-  });
-});
-
-describe('isPySparkKernel', () => {
-  it('knows the kernel by spec name, or display name and language', async () => {
-    const info = Promise.resolve({ language_info: { name: 'python' } });
-    expect(await isPySparkKernel({ name: 'pyspark', info } as any, 'X')).toBe(
-      true
-    );
-    expect(
-      await isPySparkKernel({ name: 'python3', info } as any, 'Python 3')
-    ).toBe(false);
-    expect(
-      await isPySparkKernel({ name: 'spark', info } as any, 'PySpark (prod)')
-    ).toBe(true);
-    const r = Promise.resolve({ language_info: { name: 'R' } });
-    expect(
-      await isPySparkKernel({ name: 'spark', info: r } as any, 'PySpark R')
-    ).toBe(false);
-  });
-});
-
-describe('SparkStatusPoller', () => {
-  function setup(status = 'idle') {
-    const statusChanged = new Signal<unknown, string>({});
-    const kernelChanged = new Signal<unknown, unknown>({});
-    const reply: { content: unknown } = {
-      content: {
-        status: 'ok',
-        user_expressions: {
-          pysk: { status: 'ok', data: { 'text/plain': READY_REPR } }
-        }
-      }
-    };
-    const kernel = {
-      name: 'pyspark',
-      status,
-      info: Promise.resolve({ language_info: { name: 'python' } }),
-      requestExecute: jest.fn((): { done: Promise<{ content: unknown }> } => ({
-        done: Promise.resolve(reply)
-      }))
-    };
-    const panel = {
-      content: {},
-      sessionContext: {
-        session: { kernel },
-        kernelDisplayName: 'PySpark',
-        statusChanged,
-        kernelChanged
-      }
-    };
-    const tracker = {
-      currentWidget: panel,
-      currentChanged: new Signal<unknown, unknown>({})
-    } as unknown as INotebookTracker;
-    const executed = new Signal<unknown, { notebook: unknown }>({});
-    const item = new SparkStatusItem();
-    const poller = new SparkStatusPoller({
-      tracker,
-      executed,
-      item,
-      interval: 60000
-    });
-    return { kernel, panel, statusChanged, executed, item, poller };
+    await flush();
+    this.show(panel);
+    return panel;
   }
 
-  it('asks with a silent user expression and shows the answer', async () => {
-    const { kernel, item, poller } = setup();
-    const changed = jest.fn();
-    poller.activeStateChanged.connect(changed);
-    await poller.refresh();
-    expect(kernel.requestExecute).toHaveBeenCalledWith({
-      code: '',
-      silent: true,
-      store_history: false,
-      user_expressions: { pysk: STATUS_EXPRESSION },
-      allow_stdin: false,
-      stop_on_error: false
+  show(panel: NotebookPanel | null): void {
+    this.currentWidget = panel;
+    this.currentChanged.emit(panel);
+  }
+
+  dispose(): void {
+    this.channels.forEach(channel => channel.dispose());
+  }
+}
+
+let notebooks: Notebooks;
+let item: SparkStatusItem;
+let settings: LabSettings;
+let follower: SparkStatusFollower;
+
+beforeEach(() => {
+  notebooks = new Notebooks();
+  item = new SparkStatusItem();
+  settings = new LabSettings();
+  follower = new SparkStatusFollower({
+    tracker: notebooks as unknown as IStatusFollowerOptions['tracker'],
+    channelOf: panel => notebooks.channels.get(panel),
+    item,
+    settings
+  });
+});
+
+afterEach(() => {
+  follower.dispose();
+  item.dispose();
+  notebooks.dispose();
+});
+
+function text(): string {
+  return item.node.querySelector('.pysk-status-text')!.textContent!;
+}
+
+describe('status bar item', () => {
+  it('reads state and master', () => {
+    const ready = channelFixtures.statusReply().status;
+    expect(statusText(ready)).toBe('Spark: ready \u00b7 local[*]');
+    expect(statusTitle(ready)).toBe(
+      'Spark 4.2.0 \u00b7 local-1764478800000 \u00b7 http://127.0.0.1:4040'
+    );
+    const failed = {
+      ...ready,
+      state: 'failed' as const,
+      master: null,
+      remote: true,
+      error: '[CONNECT] cannot reach sc://h:15002'
+    };
+    expect(statusText(failed)).toBe('Spark: failed');
+    expect(statusTitle(failed)).toMatch(
+      /^\[CONNECT\] cannot reach sc:\/\/h:15002 · Spark Connect · Spark 4\.2\.0/
+    );
+  });
+
+  it('links the Spark UI only where a link may go', () => {
+    const status = channelFixtures.statusReply().status;
+    const link = () => item.node.querySelector('a')!;
+    item.setStatus(status);
+    expect(link().hidden).toBe(false);
+    expect(link().getAttribute('href')).toBe('http://127.0.0.1:4040');
+    item.setStatus({ ...status, ui_url: '/user/me/spark-ui/4040/' });
+    expect(link().getAttribute('href')).toBe('/user/me/spark-ui/4040/');
+    item.setStatus({ ...status, ui_url: 'javascript:alert(1)' });
+    expect(link().hidden).toBe(true);
+    expect(link().hasAttribute('href')).toBe(false);
+  });
+
+  it('shows ready as soon as the status push says so', async () => {
+    const kernel = new FakeKernel();
+    await notebooks.open(kernel);
+    const changes: boolean[] = [];
+    follower.activeStateChanged.connect(() => changes.push(follower.isActive));
+    expect(follower.isActive).toBe(false);
+    expect(text()).toBe('Spark: \u2013');
+
+    kernel.comm.receive(channelFixtures.statusPushStarting());
+    expect(follower.isActive).toBe(true);
+    expect(item.node.dataset.state).toBe('starting');
+    expect(item.node.classList).toContain('pysk-status-starting');
+    expect(text()).toBe('Spark: starting \u00b7 local[*]');
+
+    kernel.comm.receive({
+      ...channelFixtures.statusReply(),
+      id: undefined,
+      push: true
     });
-    expect(poller.isActive).toBe(true);
-    expect(changed).toHaveBeenCalledTimes(1);
-    expect(item.node.textContent).toContain('Spark: ready \u00b7 local[*]');
-    poller.dispose();
-    item.dispose();
+    expect(item.node.dataset.state).toBe('ready');
+    expect(item.node.classList).not.toContain('pysk-status-starting');
+    expect(text()).toBe('Spark: ready \u00b7 local[*]');
+    expect(changes).toEqual([true]);
+    // The item asked the kernel nothing.
+    expect(kernel.comm.sent).toEqual([]);
   });
 
-  it('waits for a busy kernel, then asks once it is idle', async () => {
-    const { kernel, statusChanged, poller, item } = setup('busy');
-    await poller.refresh();
-    expect(kernel.requestExecute).not.toHaveBeenCalled();
-    kernel.status = 'idle';
-    statusChanged.emit('idle');
-    await new Promise(resolve => setTimeout(resolve, 0));
-    expect(kernel.requestExecute).toHaveBeenCalledTimes(1);
-    poller.dispose();
-    item.dispose();
+  it('follows the current notebook', async () => {
+    const spark = new FakeKernel();
+    const sparkPanel = await notebooks.open(spark);
+    spark.comm.receive(channelFixtures.statusReply());
+    const plain = new FakeKernel({
+      name: 'python3',
+      implementation: 'ipython'
+    });
+    const plainPanel = await notebooks.open(plain);
+    expect(plain.comms).toHaveLength(0);
+    expect(follower.isActive).toBe(false);
+    expect(text()).toBe('Spark: \u2013');
+    notebooks.show(sparkPanel);
+    expect(follower.isActive).toBe(true);
+    notebooks.show(null);
+    expect(follower.isActive).toBe(false);
+    notebooks.show(plainPanel);
+    expect(follower.isActive).toBe(false);
   });
 
-  it('asks again after a cell of the current notebook ran', async () => {
-    const { kernel, panel, executed, poller, item } = setup();
-    executed.emit({ notebook: panel.content });
-    await new Promise(resolve => setTimeout(resolve, 0));
-    expect(kernel.requestExecute).toHaveBeenCalledTimes(1);
-    executed.emit({ notebook: {} });
-    await new Promise(resolve => setTimeout(resolve, 0));
-    expect(kernel.requestExecute).toHaveBeenCalledTimes(1);
-    poller.dispose();
-    item.dispose();
-  });
+  it('hides while the kernel restarts, and when the settings say so', async () => {
+    const kernel = new FakeKernel();
+    await notebooks.open(kernel);
+    kernel.comm.receive(channelFixtures.statusReply());
+    expect(follower.isActive).toBe(true);
+    kernel.setStatus('restarting');
+    expect(follower.isActive).toBe(false);
+    expect(item.node.dataset.state).toBeUndefined();
+    kernel.setStatus('idle');
+    await flush();
+    kernel.comm.receive(channelFixtures.statusPushStarting());
+    expect(follower.isActive).toBe(true);
 
-  it('hides itself on kernels without pyspark_kernel', async () => {
-    const { kernel, poller, item } = setup();
-    kernel.requestExecute.mockImplementation(() => ({
-      done: Promise.resolve({
-        content: {
-          status: 'ok',
-          user_expressions: {
-            pysk: { status: 'error', ename: 'ModuleNotFoundError' }
-          }
-        }
-      })
-    }));
-    await poller.refresh();
-    expect(poller.isActive).toBe(false);
-    await poller.refresh();
-    expect(kernel.requestExecute).toHaveBeenCalledTimes(1);
-    poller.dispose();
-    item.dispose();
+    settings.update({ statusBar: false });
+    expect(follower.isActive).toBe(false);
+    settings.update({});
+    expect(follower.isActive).toBe(true);
   });
 });

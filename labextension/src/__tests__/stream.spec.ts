@@ -1,15 +1,50 @@
-import { RenderedStream, streamRendererFactory } from '../stream';
+import { SparkChannel } from '../channel';
+import { readStream, RenderedStream, streamRendererFactory } from '../stream';
+import { IStreamPayload, STREAM_MIME_TYPE } from '../types';
 import {
-  IStopStreamDetail,
-  STOP_STREAM_EVENT,
-  STREAM_MIME_TYPE
-} from '../types';
-import { disposeAll, fixtures, mimeModel, render, texts } from './helpers';
+  channelFixtures,
+  disposeAll,
+  fixtures,
+  mimeModel,
+  render,
+  texts
+} from './helpers';
+import { answerOpen, FakeKernel, FakeSession, flush } from './kernel';
 
-afterEach(disposeAll);
+let channels: SparkChannel[] = [];
 
-function stopButton(widget: RenderedStream): HTMLButtonElement {
-  return widget.node.querySelector('button.pysk-stop') as HTMLButtonElement;
+afterEach(() => {
+  disposeAll();
+  channels.forEach(c => c.dispose());
+  channels = [];
+});
+
+function stopButton(widget: RenderedStream): HTMLButtonElement | null {
+  return widget.node.querySelector('button.pysk-stop');
+}
+
+/**
+ * A notebook's channel to a kernel whose streams push lists `queries`.
+ */
+async function notebook(
+  queries: IStreamPayload[] = channelFixtures.streamsPush().queries
+): Promise<{ kernel: FakeKernel; channel: SparkChannel }> {
+  const kernel = new FakeKernel();
+  const channel = new SparkChannel({
+    sessionContext: new FakeSession(kernel).context,
+    timeoutMs: () => 1000
+  });
+  channels.push(channel);
+  await flush();
+  answerOpen(kernel, channelFixtures.statusReply(), {
+    ...channelFixtures.streamsPush(),
+    queries
+  });
+  return { kernel, channel };
+}
+
+function pushStreams(kernel: FakeKernel, queries: IStreamPayload[]): void {
+  kernel.comm.receive({ ...channelFixtures.streamsPush(), queries });
 }
 
 function definitions(widget: RenderedStream): { [label: string]: string } {
@@ -20,13 +55,13 @@ function definitions(widget: RenderedStream): { [label: string]: string } {
 
 describe('stream renderer', () => {
   it('is a safe factory for the stream mime type', () => {
-    expect(streamRendererFactory.safe).toBe(true);
-    expect(streamRendererFactory.mimeTypes).toEqual([STREAM_MIME_TYPE]);
+    expect(streamRendererFactory().safe).toBe(true);
+    expect(streamRendererFactory().mimeTypes).toEqual([STREAM_MIME_TYPE]);
   });
 
   it('shows the live status of an active query', async () => {
     const widget = await render<RenderedStream>(
-      streamRendererFactory,
+      streamRendererFactory(),
       fixtures.streamActive()
     );
     const node = widget.node;
@@ -60,7 +95,10 @@ describe('stream renderer', () => {
 
   it('draws a sparkline with one point per batch', async () => {
     const payload = fixtures.streamActive();
-    const widget = await render<RenderedStream>(streamRendererFactory, payload);
+    const widget = await render<RenderedStream>(
+      streamRendererFactory(),
+      payload
+    );
     const svg = widget.node.querySelector('svg.pysk-sparkline')!;
     expect(svg.namespaceURI).toBe('http://www.w3.org/2000/svg');
     const lines = svg.querySelectorAll('polyline');
@@ -82,55 +120,12 @@ describe('stream renderer', () => {
     expect(Math.min(...ys)).toBe(ys[2]);
   });
 
-  it('dispatches a bubbling stop event with the stop code, once', async () => {
-    const payload = fixtures.streamActive();
-    const widget = await render<RenderedStream>(streamRendererFactory, payload);
-    const seen: IStopStreamDetail[] = [];
-    const listener = (event: Event) => {
-      seen.push((event as CustomEvent<IStopStreamDetail>).detail);
-      event.preventDefault();
-    };
-    document.addEventListener(STOP_STREAM_EVENT, listener);
-    try {
-      const button = stopButton(widget);
-      expect(button.disabled).toBe(false);
-      expect(button.textContent).toBe('Stop');
-      button.click();
-      expect(seen).toEqual([{ code: payload.stop_code, id: payload.id }]);
-      expect(seen[0].code).toBe(
-        '%streams stop 6f1c2b8e-0d7a-4c39-9d51-2a1e7b3f9c10'
-      );
-      expect(button.disabled).toBe(true);
-      expect(button.textContent).toBe('Stopping\u2026');
-      button.click();
-      expect(seen).toHaveLength(1);
-
-      // An update of the same query keeps the request in mind...
-      await widget.renderModel(mimeModel(STREAM_MIME_TYPE, payload));
-      expect(stopButton(widget).disabled).toBe(true);
-      // ...and the final state disables the button for good.
-      payload.state = 'stopped';
-      await widget.renderModel(mimeModel(STREAM_MIME_TYPE, payload));
-      expect(stopButton(widget).disabled).toBe(true);
-      expect(stopButton(widget).textContent).toBe('Stop');
-    } finally {
-      document.removeEventListener(STOP_STREAM_EVENT, listener);
-    }
-  });
-
-  it('says how to stop by hand when no kernel takes the request', async () => {
-    const payload = fixtures.streamActive();
-    const widget = await render<RenderedStream>(streamRendererFactory, payload);
-    stopButton(widget).click();
-    const hint = widget.node.querySelector('.pysk-stop-hint') as HTMLElement;
-    expect(hint.hidden).toBe(false);
-    expect(hint.textContent).toContain(payload.stop_code);
-    expect(stopButton(widget).disabled).toBe(false);
-  });
-
-  it('shows the error of a failed query, with Stop disabled', async () => {
+  it('shows the error of a failed query, with no Stop button', async () => {
     const payload = fixtures.streamFailed();
-    const widget = await render<RenderedStream>(streamRendererFactory, payload);
+    const widget = await render<RenderedStream>(
+      streamRendererFactory(),
+      payload
+    );
     const node = widget.node;
     expect(node.dataset.state).toBe('failed');
     expect(node.querySelector('.pysk-stream-name')!.textContent).toBe(
@@ -142,27 +137,196 @@ describe('stream renderer', () => {
     expect(node.querySelector('.pysk-state-failed')).not.toBeNull();
     expect(node.querySelector('svg')).toBeNull();
     expect(definitions(widget)['state rows']).toBeUndefined();
-    expect(stopButton(widget).disabled).toBe(true);
-    const listener = jest.fn();
-    document.addEventListener(STOP_STREAM_EVENT, listener);
-    stopButton(widget).click();
-    document.removeEventListener(STOP_STREAM_EVENT, listener);
-    expect(listener).not.toHaveBeenCalled();
-  });
-
-  it('runs no stop code other than %streams stop <id>', async () => {
-    const payload = fixtures.streamActive();
-    payload.stop_code = "import os; os.system('rm -rf ~')";
-    const widget = await render<RenderedStream>(streamRendererFactory, payload);
-    expect(stopButton(widget).disabled).toBe(true);
+    expect(stopButton(widget)).toBeNull();
   });
 
   it('shows an unknown Kafka lag as unknown', async () => {
     const payload = fixtures.streamActive();
     payload.sources[0].lag = null;
-    const widget = await render<RenderedStream>(streamRendererFactory, payload);
+    const widget = await render<RenderedStream>(
+      streamRendererFactory(),
+      payload
+    );
     expect(widget.node.querySelector('.pysk-lag')!.textContent).toBe(
       'lag unknown'
     );
+  });
+
+  it('shows a saved payload with no Stop button outside a notebook', async () => {
+    const widget = await render<RenderedStream>(
+      streamRendererFactory(),
+      fixtures.streamActive(),
+      { trusted: true }
+    );
+    expect(widget.node.dataset.state).toBe('active');
+    expect(widget.node.dataset.source).toBe('saved');
+    expect(stopButton(widget)).toBeNull();
+  });
+
+  it('keeps no code from the payload', () => {
+    // Older kernels sent `stop_code`; it is dropped, never run nor shown.
+    const payload = readStream(fixtures.streamActive())!;
+    expect(Object.keys(payload)).not.toContain('stop_code');
+    expect(readStream({ run_id: 'x' })).toBeNull();
+  });
+});
+
+describe('stream renderer in a notebook', () => {
+  it('offers Stop for a query the kernel runs, in a trusted output', async () => {
+    const { channel } = await notebook();
+    const widget = await render<RenderedStream>(
+      streamRendererFactory({ channel }),
+      fixtures.streamActive(),
+      { trusted: true }
+    );
+    expect(widget.node.dataset.source).toBe('kernel');
+    const button = stopButton(widget)!;
+    expect(button.disabled).toBe(false);
+    expect(button.textContent).toBe('Stop');
+  });
+
+  it('offers no action in an untrusted output', async () => {
+    const { channel } = await notebook();
+    const widget = await render<RenderedStream>(
+      streamRendererFactory({ channel }),
+      fixtures.streamActive(),
+      { trusted: false }
+    );
+    expect(widget.node.dataset.source).toBe('kernel');
+    expect(stopButton(widget)).toBeNull();
+  });
+
+  it('follows the streams pushes of its query run (after a reload too)', async () => {
+    const { kernel, channel } = await notebook([]);
+    // The saved display: batch 12. The kernel knows nothing of it yet.
+    const saved = fixtures.streamActive();
+    const widget = await render<RenderedStream>(
+      streamRendererFactory({ channel }),
+      saved,
+      { trusted: true }
+    );
+    expect(widget.node.dataset.source).toBe('saved');
+    expect(definitions(widget).batch).toBe('12');
+
+    const live = channelFixtures.streamsPush().queries[0];
+    expect(live.run_id).toBe(saved.run_id);
+    live.batch_id = 20;
+    live.history.push({
+      batch_id: 20,
+      input_rows_per_second: 75,
+      processed_rows_per_second: 400
+    });
+    pushStreams(kernel, [live]);
+    expect(widget.node.dataset.source).toBe('kernel');
+    expect(definitions(widget).batch).toBe('20');
+    expect(
+      widget.node
+        .querySelector('polyline.pysk-spark-input')!
+        .getAttribute('points')!
+        .split(' ')
+    ).toHaveLength(4);
+
+    pushStreams(kernel, [{ ...live, state: 'stopped', message: 'Stopped' }]);
+    expect(widget.node.dataset.state).toBe('stopped');
+    expect(widget.node.querySelector('.pysk-state')!.textContent).toBe(
+      'stopped'
+    );
+    expect(stopButton(widget)!.disabled).toBe(true);
+  });
+
+  it('stops its query over the channel and then says stopped', async () => {
+    const { kernel, channel } = await notebook();
+    const payload = fixtures.streamActive();
+    const widget = await render<RenderedStream>(
+      streamRendererFactory({ channel }),
+      payload,
+      { trusted: true }
+    );
+    stopButton(widget)!.click();
+    const request = kernel.comm.last;
+    expect(request).toEqual({
+      ...channelFixtures.stopStreamRequest(),
+      id: request.id
+    });
+    expect(request.query).toBe(payload.id);
+    expect(stopButton(widget)!.disabled).toBe(true);
+    expect(stopButton(widget)!.textContent).toBe('Stopping\u2026');
+    stopButton(widget)!.click();
+    expect(kernel.comm.sent).toHaveLength(1);
+
+    kernel.comm.receive({
+      ...channelFixtures.stopStreamReply(),
+      id: request.id
+    });
+    await flush();
+    // The reply is enough; the push says the same.
+    expect(widget.node.dataset.state).toBe('stopped');
+    expect(stopButton(widget)!.disabled).toBe(true);
+    expect(widget.node.querySelector('.pysk-stop-error')).toBeNull();
+  });
+
+  it('shows a failed stop in one line and lets the user try again', async () => {
+    const { kernel, channel } = await notebook();
+    const widget = await render<RenderedStream>(
+      streamRendererFactory({ channel }),
+      fixtures.streamActive(),
+      { trusted: true }
+    );
+    stopButton(widget)!.click();
+    kernel.comm.receive({
+      ...channelFixtures.stopStreamError(),
+      error: "no active streaming query 'nope'\nsecond line",
+      id: kernel.comm.last.id
+    });
+    await flush();
+    const error = widget.node.querySelector('.pysk-stop-error')!;
+    expect(error.textContent).toBe(
+      "Stop failed: no active streaming query 'nope'"
+    );
+    expect(widget.node.dataset.state).toBe('active');
+    expect(stopButton(widget)!.disabled).toBe(false);
+  });
+
+  it('says when the kernel does not run the saved query', async () => {
+    const { channel } = await notebook([]);
+    const widget = await render<RenderedStream>(
+      streamRendererFactory({ channel }),
+      fixtures.streamActive(),
+      { trusted: true }
+    );
+    expect(widget.node.querySelector('.pysk-stream-note')!.textContent).toBe(
+      'not running in this kernel: shown as saved'
+    );
+    expect(stopButton(widget)!.disabled).toBe(true);
+  });
+
+  it('shows the payload as saved once the kernel restarted', async () => {
+    const { kernel, channel } = await notebook();
+    const widget = await render<RenderedStream>(
+      streamRendererFactory({ channel }),
+      fixtures.streamActive(),
+      { trusted: true }
+    );
+    kernel.setStatus('restarting');
+    expect(widget.node.dataset.source).toBe('saved');
+    expect(stopButton(widget)).toBeNull();
+    widget.dispose();
+    // A disposed display no longer listens.
+    kernel.setStatus('idle');
+    await flush();
+    expect(() => pushStreams(kernel, [])).not.toThrow();
+  });
+
+  it('renders display updates of a query the kernel does not list', async () => {
+    const { channel } = await notebook([]);
+    const widget = await render<RenderedStream>(
+      streamRendererFactory({ channel }),
+      fixtures.streamActive(),
+      { trusted: true }
+    );
+    const update = fixtures.streamActive();
+    update.batch_id = 13;
+    await widget.renderModel(mimeModel(STREAM_MIME_TYPE, update, true));
+    expect(definitions(widget).batch).toBe('13');
   });
 });

@@ -6,11 +6,11 @@ import {
 } from '../format';
 import {
   describeSource,
-  PAGE_SIZE,
   RenderedTable,
   rowsNotice,
   tableRendererFactory
 } from '../table';
+import { DEFAULT_SETTINGS, LabSettings } from '../settings';
 import { CellValue, ITablePayload, TABLE_MIME_TYPE } from '../types';
 import { disposeAll, fixtures, render, texts } from './helpers';
 
@@ -24,13 +24,13 @@ function columnTexts(table: RenderedTable, column: number): string[] {
 
 describe('table renderer', () => {
   it('is a safe factory for the table mime type', () => {
-    expect(tableRendererFactory.safe).toBe(true);
-    expect(tableRendererFactory.mimeTypes).toEqual([TABLE_MIME_TYPE]);
+    expect(tableRendererFactory().safe).toBe(true);
+    expect(tableRendererFactory().mimeTypes).toEqual([TABLE_MIME_TYPE]);
   });
 
   it('shows column names with their Spark types', async () => {
     const table = await render<RenderedTable>(
-      tableRendererFactory,
+      tableRendererFactory(),
       fixtures.tableBasic()
     );
     const names = texts(table.node.querySelectorAll('th .pysk-col-name'));
@@ -44,7 +44,7 @@ describe('table renderer', () => {
 
   it('shows null and the empty string differently', async () => {
     const table = await render<RenderedTable>(
-      tableRendererFactory,
+      tableRendererFactory(),
       fixtures.tableBasic()
     );
     const [, empty, missing] = Array.from(
@@ -61,7 +61,7 @@ describe('table renderer', () => {
 
   it('shows the source badge and the row count', async () => {
     const table = await render<RenderedTable>(
-      tableRendererFactory,
+      tableRendererFactory(),
       fixtures.tableBasic()
     );
     const badge = table.node.querySelector('.pysk-badge')!;
@@ -79,7 +79,7 @@ describe('table renderer', () => {
 
   it('renders nested values readably', async () => {
     const table = await render<RenderedTable>(
-      tableRendererFactory,
+      tableRendererFactory(),
       fixtures.tableNested()
     );
     const rows = Array.from(table.node.querySelectorAll('tbody tr')).map(tr =>
@@ -120,7 +120,7 @@ describe('table renderer', () => {
 
   it('shows markup as text and never creates elements from values', async () => {
     const table = await render<RenderedTable>(
-      tableRendererFactory,
+      tableRendererFactory(),
       fixtures.tableNested()
     );
     const cell = table.node.querySelector('tbody tr td:nth-child(9)')!;
@@ -132,7 +132,7 @@ describe('table renderer', () => {
 
   it('marks cut values with an ellipsis and a title', async () => {
     const table = await render<RenderedTable>(
-      tableRendererFactory,
+      tableRendererFactory(),
       fixtures.tableNested()
     );
     const cut = table.node.querySelectorAll('td.pysk-cut');
@@ -148,7 +148,7 @@ describe('table renderer', () => {
 
   it('says more rows are available when truncated', async () => {
     const table = await render<RenderedTable>(
-      tableRendererFactory,
+      tableRendererFactory(),
       fixtures.tableNested()
     );
     expect(table.node.querySelector('.pysk-notice')!.textContent).toBe(
@@ -170,7 +170,7 @@ describe('table renderer', () => {
 
   it('shows the schema and a hint for a streaming DataFrame', async () => {
     const table = await render<RenderedTable>(
-      tableRendererFactory,
+      tableRendererFactory(),
       fixtures.tableStreaming()
     );
     expect(texts(table.node.querySelectorAll('th .pysk-col-name'))).toEqual([
@@ -219,7 +219,7 @@ describe('table renderer', () => {
 describe('sorting', () => {
   it('sorts by a clicked header, toggling the direction, nulls last', async () => {
     const table = await render<RenderedTable>(
-      tableRendererFactory,
+      tableRendererFactory(),
       fixtures.tableBasic()
     );
     const th = table.node.querySelectorAll('th')[1] as HTMLElement;
@@ -241,7 +241,7 @@ describe('sorting', () => {
       [4, 'd', '100.00'],
       [5, 'e', '9.50']
     ];
-    const table = await render<RenderedTable>(tableRendererFactory, payload);
+    const table = await render<RenderedTable>(tableRendererFactory(), payload);
     (table.node.querySelectorAll('th')[2] as HTMLElement).click();
     expect(columnTexts(table, 2)).toEqual([
       '9.50',
@@ -269,7 +269,7 @@ describe('sorting', () => {
 
   it('sorts from the keyboard too', async () => {
     const table = await render<RenderedTable>(
-      tableRendererFactory,
+      tableRendererFactory(),
       fixtures.tableBasic()
     );
     const th = table.node.querySelectorAll('th')[0] as HTMLElement;
@@ -333,7 +333,7 @@ describe('CSV and TSV', () => {
     });
     try {
       const table = await render<RenderedTable>(
-        tableRendererFactory,
+        tableRendererFactory(),
         fixtures.tableBasic()
       );
       (table.node.querySelectorAll('th')[0] as HTMLElement).click();
@@ -371,7 +371,7 @@ describe('CSV and TSV', () => {
     (document as any).execCommand = execCommand;
     try {
       const table = await render<RenderedTable>(
-        tableRendererFactory,
+        tableRendererFactory(),
         fixtures.tableBasic()
       );
       (table.node.querySelector('button.pysk-copy') as HTMLElement).click();
@@ -407,13 +407,15 @@ describe('paging', () => {
   it('renders a 10,000-cell preview a page at a time, quickly', async () => {
     const payload = bigPayload(1000, 10);
     const start = performance.now();
-    const table = await render<RenderedTable>(tableRendererFactory, payload);
+    const table = await render<RenderedTable>(tableRendererFactory(), payload);
     const elapsed = performance.now() - start;
     // Only one page is in the DOM; jsdom renders it in a few hundred ms.
     expect(elapsed).toBeLessThan(2500);
-    expect(table.node.querySelectorAll('tbody tr')).toHaveLength(PAGE_SIZE);
+    expect(table.node.querySelectorAll('tbody tr')).toHaveLength(
+      DEFAULT_SETTINGS.pageSize
+    );
     expect(table.node.querySelectorAll('tbody td')).toHaveLength(
-      PAGE_SIZE * 10
+      DEFAULT_SETTINGS.pageSize * 10
     );
     const pager = table.node.querySelector('.pysk-pager') as HTMLElement;
     expect(pager.hidden).toBe(false);
@@ -433,9 +435,23 @@ describe('paging', () => {
     expect(columnTexts(table, 0)[0]).toBe('900');
   });
 
+  it('shows as many rows per page as the settings say', async () => {
+    const settings = new LabSettings();
+    settings.update({ pageSize: 20 });
+    const table = await render<RenderedTable>(
+      tableRendererFactory({ settings }),
+      bigPayload(45, 2)
+    );
+    expect(table.node.querySelectorAll('tbody tr')).toHaveLength(20);
+    const pager = table.node.querySelector('.pysk-pager') as HTMLElement;
+    expect(pager.textContent).toContain('rows 1\u201320 of 45 \u00b7 page 1/3');
+    table.showPage(2);
+    expect(columnTexts(table, 0)).toEqual(['40', '41', '42', '43', '44']);
+  });
+
   it('sorts all shown rows, then starts again at the first page', async () => {
     const table = await render<RenderedTable>(
-      tableRendererFactory,
+      tableRendererFactory(),
       bigPayload(120, 2)
     );
     table.showPage(2);
@@ -450,7 +466,7 @@ describe('paging', () => {
 
   it('renders again from scratch when the model changes', async () => {
     const table = await render<RenderedTable>(
-      tableRendererFactory,
+      tableRendererFactory(),
       bigPayload(120, 2)
     );
     const { mimeModel } = await import('./helpers');
