@@ -29,6 +29,7 @@ from . import (
     environment,
     interrupt,
     overhead,
+    paging,
     preview,
     report,
     startup,
@@ -43,6 +44,7 @@ BENCHMARKS = (
     "preview",
     "interrupt",
     "completion",
+    "paging",
     "streaming",
     "cluster",
     "batch",
@@ -69,6 +71,8 @@ class Profile:
     batch: bool  # nbconvert and `pyspark-kernel demo` wall times
     completion_tables: int
     completion_repeats: int
+    paging_max_exp: int
+    paging_repeats: int
 
 
 QUICK = Profile(
@@ -90,6 +94,8 @@ QUICK = Profile(
     batch=False,
     completion_tables=1_000,
     completion_repeats=5,
+    paging_max_exp=7,
+    paging_repeats=2,
 )
 FULL = Profile(
     startup_samples=3,
@@ -110,6 +116,8 @@ FULL = Profile(
     batch=True,
     completion_tables=1_000,
     completion_repeats=30,
+    paging_max_exp=9,
+    paging_repeats=5,
 )
 
 
@@ -209,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
                     kernels, profile.completion_tables, profile.completion_repeats
                 ),
             ),
+            (
+                "paging",
+                "paging",
+                "10. a page of the whole result, 10^3 to 10^9 rows",
+                lambda: paging.run(kernels, profile.paging_max_exp, profile.paging_repeats),
+            ),
             ("streaming", "kafka_broker", "5. Kafka broker start", broker.start),
             (
                 "streaming",
@@ -283,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "preview_vs_rows",
         "interrupt",
         "sql_completion",
+        "paging",
         "kafka_broker",
         "streaming",
         "cluster_connect",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import datetime as dt
+import json
 import math
 import os
 import queue
@@ -12,6 +13,7 @@ import statistics
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,6 +232,31 @@ class BenchKernel:
         """Evaluate `expression` in the kernel; its repr must be a Python literal."""
         cell = self.ok(f"print(repr({expression}))", timeout)
         return ast.literal_eval(cell.stdout().strip())
+
+    # -- the pyspark-kernel.v1 comm --------------------------------------------------------
+    def comm_request(
+        self, data: dict[str, Any], timeout: float = 600.0
+    ) -> tuple[dict[str, Any], int]:
+        """Send a request on this kernel's ``pyspark-kernel.v1`` comm (opened on first use)
+        and return its reply and the reply's size in bytes on the wire (JSON)."""
+        kc = self.kc
+        if getattr(self, "_comm_id", None) is None:
+            self._comm_id = uuid.uuid4().hex
+            opened = {"comm_id": self._comm_id, "target_name": "pyspark-kernel.v1", "data": {}}
+            kc.shell_channel.send(kc.session.msg("comm_open", opened))
+        kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": self._comm_id, "data": data}))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = kc.get_iopub_msg(timeout=0.1)
+            except queue.Empty:
+                continue
+            if msg["msg_type"] != "comm_msg" or msg["content"]["comm_id"] != self._comm_id:
+                continue
+            reply = msg["content"]["data"]
+            if "ok" in reply and not reply.get("push") and reply.get("id") == data.get("id"):
+                return reply, len(json.dumps(msg["content"]).encode())
+        raise TimeoutError(f"{self.name}: no reply to {data.get('op')} in {timeout} s")
 
 
 def short_error(ename: str, evalue: str) -> str:

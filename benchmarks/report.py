@@ -67,6 +67,7 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
     lines += _preview(results.get("preview_vs_rows"))
     lines += _interrupt(results.get("interrupt"))
     lines += _completion(results.get("sql_completion"))
+    lines += _paging(results.get("paging"))
     lines += _streaming(results.get("kafka_broker"), results.get("streaming"))
     lines += _cluster(results.get("cluster_connect"))
     lines += _batch(results.get("batch"))
@@ -351,6 +352,29 @@ def _completion(r: dict[str, Any] | None) -> list[str]:
             f"| {row['request']} | {row['matches']} | {_ms(spark.get('median_ms'))} ms | "
             f"{_ms(spark.get('p95_ms'))} ms | {_ms(plain.get('median_ms'))} ms | "
             f"{_x(row['ratio_median'])} |"
+        )
+    return [*out, ""]
+
+
+def _paging(r: dict[str, Any] | None) -> list[str]:
+    if not r or "rows" not in r:
+        return []
+    out = [
+        "## 10. A page of the whole result",
+        "",
+        r["description"] + f" {r['repeats']} requests per size and order (medians).",
+        "",
+        "| rows | unsorted page | plain `limit(100).toPandas()` | ratio | sorted page "
+        "| plain `orderBy(desc).limit(100)` | ratio | bytes per page |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in r["rows"]:
+        un, so = row["unsorted"], row["sorted"]
+        out.append(
+            f"| {power(row['rows'])} | {_ms(un[PYSPARK].get('median_ms'))} ms | "
+            f"{_ms(un[PLAIN].get('median_ms'))} ms | {_x(un['ratio_median'])} | "
+            f"{_ms(so[PYSPARK].get('median_ms'))} ms | {_ms(so[PLAIN].get('median_ms'))} ms | "
+            f"{_x(so['ratio_median'])} | {max(un['reply_bytes'], so['reply_bytes']):,} |"
         )
     return [*out, ""]
 
