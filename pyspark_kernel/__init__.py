@@ -88,6 +88,12 @@ def chart(
     return spec
 
 
+def kernel_health() -> dict[str, int] | None:
+    """How much the kernel keeps (records, results, displays, comms...) and its threads."""
+    ext = current()
+    return ext.health() if ext is not None else None
+
+
 def status_json() -> str:
     """The session's state as JSON, for the lab extension's status bar."""
     ext = current()

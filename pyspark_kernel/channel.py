@@ -85,6 +85,11 @@ class Channel:
         self._chunked[name] = handler
         self._ops[name] = lambda request: handler(request, _no_send)
 
+    @property
+    def open_comms(self) -> int:
+        with self._lock:
+            return len(self._comms)
+
     # -- requests ----------------------------------------------------------------------------
     def handle(self, request: Any, serve: Handler | None = None) -> dict[str, Any]:
         """The reply to one request (never raises); `serve` stands in for the op's handler."""

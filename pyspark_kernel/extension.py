@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -123,6 +124,21 @@ class SparkExtension:
         self.session.stop()
         self.session.start()
         return self.bind(wait=True)
+
+    def health(self) -> dict[str, int]:
+        """How much the kernel keeps (each bounded: records 200, results 32, finished
+        query displays 20, cell times 10,000, comms 32) and its thread count."""
+        live, finished = self.streaming.counts()
+        return {
+            "records": len(self.records),
+            "results_kept": len(self.presenter.store),
+            "stream_displays_live": live,
+            "stream_displays_finished": finished,
+            "session_listeners": len(self.session.listeners),
+            "comms_open": self.channel.open_comms,
+            "cell_times_kept": len(self.metrics.durations_ms),
+            "threads": threading.active_count(),
+        }
 
     # -- wiring ----------------------------------------------------------------------------
     def register(self) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import statistics
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from .results.record import ExecutionRecord
+
+DURATIONS_KEPT = 10_000
 
 
 @dataclass
@@ -19,11 +22,14 @@ class Metrics:
     spark_jobs: int = 0
     spark_jobs_cancelled: int = 0
     rows_previewed: int = 0
-    durations_ms: list[int] = field(default_factory=list)
+    # the last DURATIONS_KEPT cell times (for the median and p95; totals count them all)
+    durations_ms: deque[int] = field(default_factory=lambda: deque(maxlen=DURATIONS_KEPT))
+    total_ms: int = 0
 
     def add(self, record: ExecutionRecord) -> None:
         self.cells_run += 1
         self.durations_ms.append(record.duration_ms)
+        self.total_ms += record.duration_ms
         self.spark_jobs += len(record.spark_job_ids)
         self.rows_previewed += len(record.result_data or [])
         if record.status != "success":
@@ -44,7 +50,7 @@ class Metrics:
                 if self.cells_run
                 else None
             ),
-            "total_ms": sum(times),
+            "total_ms": self.total_ms,
             "median_ms": statistics.median(times) if times else None,
             "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))] if times else None,
             "spark_jobs": self.spark_jobs,

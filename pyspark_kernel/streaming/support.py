@@ -351,6 +351,11 @@ class StreamingSupport:
         with self._lock:
             return list(reversed(self._finished.values()))
 
+    def counts(self) -> tuple[int, int]:
+        """``(live, finished)`` query displays kept (finished ones: the last 20)."""
+        with self._lock:
+            return len(self._views), len(self._finished)
+
     # -- for the comm channel ----------------------------------------------------------------
     def payloads(self) -> list[dict[str, Any]]:
         """The ``stream.v1`` payloads of the active queries, then of the recently ended."""
