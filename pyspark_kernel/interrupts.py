@@ -28,7 +28,7 @@ from .session import SessionManager
 log = logging.getLogger(__name__)
 
 CANCEL_LIMIT = 5.0  # seconds a cell waits for its cancelled jobs to leave Spark
-WATCH = 30.0  # seconds the watchdog keeps cancelling late jobs of the tag
+WATCH = 10.0  # seconds the watchdog keeps cancelling late jobs of the tag
 
 
 class Interrupts:
