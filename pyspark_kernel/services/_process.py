@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,6 +48,17 @@ def cache_root() -> Path:
         return Path(explicit).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser() / "pyspark-kernel"
+
+
+def java(what: str) -> str:
+    """The ``java`` to run ``what`` with: ``$JAVA_HOME/bin/java``, else the one on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").is_file():
+        return str(Path(home) / "bin" / "java")
+    found = shutil.which("java")
+    if found is None:
+        raise ServiceError(f"java is not on PATH ({what} needs Java 17 or newer)")
+    return found
 
 
 def free_port(host: str = LOOPBACK) -> int:

