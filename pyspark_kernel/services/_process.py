@@ -99,6 +99,14 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+def reap_children() -> None:
+    """Forget the children of this process that exited (stopped from another process, say),
+    collecting their exit status."""
+    for pid, child in list(_CHILDREN.items()):
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+
+
 def _is_zombie(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -323,6 +331,7 @@ class LocalService(Generic[StateT]):
             stopped = self._shutdown(timeout)
             remove_state(self.data_dir)
         self._started_here = False
+        reap_children()
         return stopped
 
     def __enter__(self: _ServiceT) -> _ServiceT:

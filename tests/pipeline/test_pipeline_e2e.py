@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline.expected import documents, quarantined_ids
 
 from pyspark_kernel.pipeline import events as ev
 
@@ -64,33 +65,6 @@ def results(broker, make_database, opensearch_node, sent, tmp_path_factory) -> d
     python_side = [line for line in done.stderr.splitlines() if not line.startswith("\tat ")]
     assert done.returncode == 0, "\n".join(python_side)[-4000:]
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-def documents(sent: list[ev.Message]) -> dict[str, dict[str, Any]]:
-    """The index of a fault-free run: each valid event's last version sent, by event id, with
-    its fields (``timestamp`` named ``event_time``) as the document."""
-    docs = {}
-    for message in sent:
-        if message.kind != "bad" and message.event is not None:
-            event = message.event
-            docs[event["event_id"]] = {
-                ("event_time" if k == "timestamp" else k): v for k, v in event.items()
-            }
-    return docs
-
-
-def quarantined_ids(sent: list[ev.Message]) -> set[str]:
-    """The event ids that bad records still carry (those that are JSON objects with one)."""
-    ids = set()
-    for message in sent:
-        if message.kind == "bad":
-            try:
-                value = json.loads(message.value)
-            except ValueError:
-                continue
-            if isinstance(value, dict) and isinstance(value.get("event_id"), str):
-                ids.add(value["event_id"])
-    return ids
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
