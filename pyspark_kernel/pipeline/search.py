@@ -56,6 +56,14 @@ MAPPING: dict[str, Any] = {
 SETTINGS: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
 
 
+#: What a notebook shows where the sink is off.
+OFF_NOTE = (
+    f"The OpenSearch sink is off here ({ENV_SWITCH}=off; Binder sets it, since its 2 GB "
+    "session has no room for a third JVM beside Spark and Kafka): no events_search query, "
+    "no index. Elsewhere it is on: the demo starts a local node, or set OPENSEARCH_URL."
+)
+
+
 class SearchSinkError(RuntimeError):
     """The search server did not take a batch (unreachable, refused, or some items failed)."""
 
@@ -215,6 +223,16 @@ def count(index: str = INDEX, url: str | None = None) -> int:
     with connect(url) as client:
         client.indices.refresh(index=index)
         return int(client.count(index=index)["count"])
+
+
+def count_by(name: str, index: str = INDEX, url: str | None = None) -> dict[str, int]:
+    """Documents of ``index`` per value of the keyword field ``name`` (a ``terms``
+    aggregation, after a ``_refresh``), sorted by value."""
+    with connect(url) as client:
+        client.indices.refresh(index=index)
+        body = {"size": 0, "aggs": {"by": {"terms": {"field": name, "size": 1000}}}}
+        buckets = client.search(index=index, body=body)["aggregations"]["by"]["buckets"]
+    return {b["key"]: int(b["doc_count"]) for b in sorted(buckets, key=lambda b: b["key"])}
 
 
 def read_index(index: str = INDEX, url: str | None = None) -> dict[str, dict[str, Any]]:
