@@ -126,16 +126,32 @@ def ensure_index(client: OpenSearch, index: str = INDEX) -> bool:
     return True
 
 
-def documents(batch: DataFrame, order_by: tuple[str, ...] = ("partition", "offset")) -> DataFrame:
-    """``(event_id, doc)`` per event of ``batch``, oldest first: ``doc`` is the event's
-    fields (:data:`EVENT_COLUMNS` present in ``batch``, nulls left out) as JSON."""
+def documents(batch: DataFrame) -> DataFrame:
+    """``(event_id, doc, position)`` per event of ``batch``: ``doc`` is the event's fields
+    (:data:`EVENT_COLUMNS` present in ``batch``, nulls left out) as JSON, ``position`` its
+    Kafka ``(partition, offset)`` (null when ``batch`` has no such columns)."""
     from pyspark.sql import functions as F
 
     columns = [c for c in EVENT_COLUMNS if c in batch.columns]
     options = {"timestampFormat": TIME_FORMAT, "ignoreNullFields": "true"}
-    order = [c for c in order_by if c in batch.columns]
-    frame = batch.orderBy(*order) if order else batch
-    return frame.select("event_id", F.to_json(F.struct(*columns), options).alias("doc"))
+    has_position = {"partition", "offset"} <= set(batch.columns)
+    position = F.struct("partition", "offset") if has_position else F.lit(None)
+    doc = F.to_json(F.struct(*columns), options)
+    return batch.select("event_id", doc.alias("doc"), position.alias("position"))
+
+
+def latest_versions(rows: Iterable[tuple[str, str, Any]]) -> dict[str, str]:
+    """One doc per id from ``(id, doc, position)`` rows: the one at the highest Kafka position
+    (the latest offset of the id's partition; rows without a position: the last one seen).
+
+    Choosing here rather than sorting the batch in Spark reads the micro-batch once (a sort
+    would sample it first, reading the Kafka records twice)."""
+    kept: dict[str, tuple[Any, str]] = {}
+    for doc_id, doc, position in rows:
+        seen = kept.get(doc_id)
+        if seen is None or position is None or seen[0] is None or tuple(position) >= seen[0]:
+            kept[doc_id] = (None if position is None else tuple(position), doc)
+    return {doc_id: doc for doc_id, (_, doc) in kept.items()}
 
 
 def bulk_bodies(
@@ -192,9 +208,9 @@ def write_batch(client: OpenSearch, index: str, docs: Iterable[tuple[str, str]])
 class SearchUpsert:
     """``foreachBatch`` function: ``query.foreachBatch(SearchUpsert("events_search"))``.
 
-    The batch needs ``event_id`` and the event columns; ``partition`` and ``offset`` (if
-    present) order it so that the last version of an event wins. ``after_commit(batch_id)``,
-    if given, runs after a batch was written (tests fail there).
+    The batch needs ``event_id`` and the event columns; with ``partition`` and ``offset``
+    the version of an event at the latest offset wins. ``after_commit(batch_id)``, if given,
+    runs after a batch was written (tests fail there).
     """
 
     query: str
@@ -204,11 +220,12 @@ class SearchUpsert:
     written: list[tuple[int, int]] = field(default_factory=list)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        docs = ((r[0], r[1]) for r in documents(batch).toLocalIterator())
         try:
             with connect(self.url) as client:
                 ensure_index(client, self.index)
-                count = write_batch(client, self.index, docs)
+                rows = documents(batch).toLocalIterator()
+                docs = latest_versions((r[0], r[1], r[2]) for r in rows)
+                count = write_batch(client, self.index, docs.items())
         except SearchSinkError as error:
             raise SearchSinkError(
                 f"batch {batch_id} of {self.query} not written: {error}"

@@ -105,6 +105,12 @@ def test_an_unreachable_server_is_a_short_error(spark):
     )
 
 
+def test_the_version_at_the_latest_offset_is_kept():
+    rows = [("a", "v2", (0, 7)), ("b", "b1", (1, 2)), ("a", "v1", (0, 3)), ("b", "b2", (1, 4))]
+    assert search.latest_versions(rows) == {"a": "v2", "b": "b2"}
+    assert search.latest_versions([("a", "x", None), ("a", "y", None)]) == {"a": "y"}
+
+
 def test_bulk_bodies_are_split_by_size_one_action_per_id():
     docs = [(f"id{i}", json.dumps({"n": i})) for i in range(10)] + [("id0", '{"n": 99}')]
     bodies = list(search.bulk_bodies("ix", docs, max_bytes=200))
