@@ -31,12 +31,16 @@ def run(command: list[str], timeout: float, **kwargs: object) -> subprocess.Comp
 
 @pytest.mark.kafka
 @pytest.mark.postgres
+@pytest.mark.opensearch
 @pytest.mark.cluster
 @pytest.mark.timeout(3600)
-def test_nbval_passes_on_the_bundled_notebooks():
+def test_nbval_passes_on_the_bundled_notebooks(monkeypatch, opensearch_node):
     # The services are started (and stopped) here, as the demo does, so that the
-    # notebooks do not leave a broker or a server running.
-    with services({"kafka", "postgres"}) as env, environment(env):
+    # notebooks do not leave a broker or a server running. OpenSearch is the session's
+    # node, named by its URL as a user would name a server of their own.
+    monkeypatch.delenv("PIPELINE_OPENSEARCH", raising=False)  # the saved outputs have the sink
+    monkeypatch.setenv("OPENSEARCH_URL", opensearch_node.url)
+    with services({"kafka", "postgres", "opensearch"}) as env, environment(env):
         done = run(
             [
                 sys.executable,
