@@ -6,7 +6,8 @@ OpenSearch modules as classpath plugins and no security plugin (plain HTTP witho
 which is why it listens on 127.0.0.1 only), a bounded heap, its indices kept in
 ``<data_dir>/data`` across restarts, and a state file so that another process
 (``pyspark-kernel opensearch stop``) can stop it. ``OPENSEARCH_URL`` (or
-``ELASTICSEARCH_URL``) names an existing server instead.
+``ELASTICSEARCH_URL``) names an existing server instead. Suiting one node on a developer's
+machine, the disk watermarks are off and indices created without settings get no replica.
 
 Two limits come from the runner's ``main``: it takes HTTP ports up to 9299 only (it probes
 upwards from ``-baseHttpPort`` + 1 and gives up past 9299), so the node listens in 9200-9299,
@@ -95,6 +96,16 @@ def external_url() -> str | None:
 def get_json(url: str, timeout: float = 5.0) -> Any:
     """GET ``url`` (no proxy) and decode its JSON body."""
     with _OPENER.open(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def put_json(url: str, body: dict[str, Any], timeout: float = 10.0) -> Any:
+    """PUT ``body`` as JSON to ``url`` (no proxy) and decode the JSON answer."""
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="PUT",
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    with _OPENER.open(request, timeout=timeout) as response:
         return json.loads(response.read())
 
 
@@ -208,6 +219,16 @@ class OpenSearchNode(proc.ProcessService):
             time.sleep(0.25)
         raise self._failure(f"did not answer within {self.startup_timeout:.0f}s", offsets)
 
+    @staticmethod
+    def _no_replicas_by_default(url: str) -> None:
+        """On a new node, make indices created without settings have no replica (one node
+        cannot hold any: they would stay yellow). The setting is kept in the cluster state, so
+        a value changed later is left as it is."""
+        setting = "cluster.default_number_of_replicas"
+        current = get_json(f"{url}/_cluster/settings?flat_settings=true")
+        if setting not in current.get("persistent", {}):
+            put_json(f"{url}/_cluster/settings", {"persistent": {setting: 0}})
+
     def _launch(self) -> str:
         java = proc.java("OpenSearch")
         classpath = os.pathsep.join(str(j) for j in opensearch_jars())
@@ -232,6 +253,7 @@ class OpenSearchNode(proc.ProcessService):
         ticks = proc.start_ticks(pid)
         try:
             url = self._wait_ready(pid, ticks, offsets)
+            self._no_replicas_by_default(url)
         except BaseException:
             proc.terminate(pid, 10.0, ticks)
             raise

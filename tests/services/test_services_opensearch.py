@@ -68,6 +68,9 @@ def test_the_node_runs_opensearch_with_a_bounded_heap_and_no_security_plugin(
     assert "org.opensearch.transport.Netty4Plugin" in plugins
     assert not [p for p in plugins if "security" in p.lower()], plugins
     assert opensearch_node.log_file.stat().st_size > 0
+    # indices made without settings hold no replica, which one node could not place
+    settings = get_json(f"{opensearch_node.url}/_cluster/settings?flat_settings=true")
+    assert settings["persistent"]["cluster.default_number_of_replicas"] == "0"
 
 
 @pytest.mark.parametrize("variable", ["OPENSEARCH_URL", "ELASTICSEARCH_URL"])
