@@ -3,9 +3,10 @@
 The demo installs the ``pyspark`` kernelspec if it is missing, starts the local Kafka
 broker, PostgreSQL server and OpenSearch node the notebooks need (unless
 ``KAFKA_BOOTSTRAP_SERVERS`` / ``POSTGRES_URL`` / ``OPENSEARCH_URL`` name existing ones, or
-they already run; ``PIPELINE_OPENSEARCH=off`` leaves OpenSearch out), executes the notebooks with
-nbclient, writes the executed notebooks and one HTML page each plus ``index.html``, and
-stops what it started. ``--lab`` opens JupyterLab on the notebooks instead.
+they already run; ``PIPELINE_OPENSEARCH=off`` leaves OpenSearch out), executes the
+notebooks with nbclient, writes the executed notebooks and one HTML page each plus
+``index.html``, and stops what it started. ``--lab`` opens JupyterLab on the notebooks
+instead.
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ import os
 import random
 import re
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
