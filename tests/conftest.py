@@ -1,5 +1,6 @@
 """Shared fixtures: a real local SparkSession, real ``pyspark`` kernels, and a real Kafka
-broker and PostgreSQL server in temporary folders (one each per test session)."""
+broker, PostgreSQL server and OpenSearch node in temporary folders (one each per test
+session)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,18 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def opensearch_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real OpenSearch node for the session (services, pipeline and reliability tests).
+    Tests give each index a name of their own; one test stops and restarts the node."""
+    from pyspark_kernel.services.opensearch import OpenSearchNode
+
+    node = OpenSearchNode(tmp_path_factory.mktemp("opensearch"))
+    node.start()
+    yield node
+    node.stop()
 
 
 def new_database(server: Any) -> str:

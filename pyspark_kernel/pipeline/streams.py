@@ -7,11 +7,13 @@ holds and stop.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyspark_kernel.pipeline.parse as P
+import pyspark_kernel.pipeline.search as search
 
 from .sinks import SALES, PostgresUpsert, checkpoint, output
 
@@ -55,15 +57,34 @@ def start_sinks(
     available_now: bool = True,
     interval: str = "5 seconds",
     url: str | None = None,
-    after_commit: Callable[[int], None] | None = None,
+    search_url: str | None = None,
+    search_index: str | None = search.INDEX,
+    after_commit: Callable[[str, int], None] | None = None,
 ) -> dict[str, StreamingQuery]:
-    """Start the three sink queries on ``parse()``'s output; returns them by name.
+    """Start the sink queries on ``parse()``'s output; returns them by name.
 
     - ``events_parquet``: valid events, duplicates dropped within the watermark, to Parquet
       (exactly-once when read through Spark, which honours ``_spark_metadata``);
     - ``quarantine_parquet``: invalid records with their reason, to Parquet;
-    - ``sales_pg``: valid sales upserted into PostgreSQL by :class:`PostgresUpsert`.
+    - ``sales_pg``: valid sales upserted into PostgreSQL (``url``) by :class:`PostgresUpsert`;
+    - ``events_search``: every valid event upserted by id into the search index
+      ``search_index`` at ``search_url`` by :class:`search.SearchUpsert`, the index created
+      first (no such query when ``search_index`` is None). The upsert is the deduplication:
+      this query keeps no state.
+
+    ``after_commit(query, batch_id)``, if given, runs after each upsert batch (tests fail
+    there).
     """
+
+    def hook(name: str) -> Callable[[int], None] | None:
+        return functools.partial(after_commit, name) if after_commit else None
+
+    upsert = None
+    if search_index is not None:  # resolved (and the mapping created) before any query runs
+        target = search.search_url(search_url)
+        with search.connect(target) as client:
+            search.ensure_index(client, search_index)
+        upsert = search.SearchUpsert("events_search", search_index, target, hook("events_search"))
     events = P.deduplicate(P.valid(parsed), WATERMARK)
     queries: dict[str, Any] = {}
 
@@ -81,8 +102,12 @@ def start_sinks(
     start("quarantine_parquet", P.quarantine(parsed), path=output(root, "quarantine"))
     sales = events.where("event_type = 'sale'").select(*SALES.names, "partition", "offset")
     start(
-        "sales_pg", sales, batch=PostgresUpsert(SALES, "sales_pg", url, after_commit=after_commit)
+        "sales_pg",
+        sales,
+        batch=PostgresUpsert(SALES, "sales_pg", url, after_commit=hook("sales_pg")),
     )
+    if upsert is not None:
+        start("events_search", P.valid(parsed), batch=upsert)
     return queries
 
 

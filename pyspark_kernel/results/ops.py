@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pyspark_kernel.results.explore as explore
+
 from ..api import ChannelError, require
 from ..config import SparkSettings
 from ..session import SessionManager
-from . import explore
 from .export import FORMATS, export_file
 from .store import ResultExpired, ResultStore
 

@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,6 +41,17 @@ class ServiceState:
     data_dir: str
     started_at: float
     start_ticks: int | None = None
+
+
+def java(what: str) -> str:
+    """The ``java`` to run ``what`` with: ``$JAVA_HOME/bin/java``, else the one on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").is_file():
+        return str(Path(home) / "bin" / "java")
+    found = shutil.which("java")
+    if found is None:
+        raise ServiceError(f"java is not on PATH ({what} needs Java 17 or newer)")
+    return found
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -78,6 +90,14 @@ def start_ticks(pid: int) -> int | None:
     # Field 2 (comm) may contain spaces; the rest follows the last ')'.
     fields = stat.rsplit(")", 1)[1].split()
     return int(fields[19])
+
+
+def reap_children() -> None:
+    """Forget the children of this process that exited (stopped from another process, say),
+    collecting their exit status."""
+    for pid, child in list(_CHILDREN.items()):
+        if child.poll() is not None:
+            del _CHILDREN[pid]
 
 
 def _is_zombie(pid: int) -> bool:
@@ -304,6 +324,7 @@ class LocalService(Generic[StateT]):
             stopped = self._shutdown(timeout)
             remove_state(self.data_dir)
         self._started_here = False
+        reap_children()
         return stopped
 
     def __enter__(self: _ServiceT) -> _ServiceT:

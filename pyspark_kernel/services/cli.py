@@ -1,5 +1,5 @@
-"""``kafka``, ``postgres``, ``cluster`` and ``connect`` sub-commands: start, stop and status
-of the local services.
+"""``kafka``, ``postgres``, ``opensearch``, ``cluster`` and ``connect`` sub-commands: start,
+stop and status of the local services.
 
 Each leaf parser sets ``args.func``; calling ``args.func(args)`` returns the exit code
 (0 ok, 1 error, 3 for ``status`` when the service does not run).
@@ -29,16 +29,16 @@ def _run(
     args: argparse.Namespace,
     service: LocalService[Any],
     describe: Callable[[Any], str],
-    env_override: str | None = None,
+    env_overrides: tuple[str, ...] = (),
     shown: Callable[[str], str] = str,
 ) -> int:
     """Carry out ``args.action`` on ``service``; ``describe`` words a running state for
-    ``status``; if the ``env_override`` variable is set, ``start`` starts nothing."""
+    ``status``; if one of the ``env_overrides`` variables is set, ``start`` starts nothing."""
     if args.action == "start":
-        external = os.environ.get(env_override, "").strip() if env_override else ""
-        if external:
-            print(shown(external))
-            print(f"{env_override} is set: nothing started", file=sys.stderr)
+        given = [name for name in env_overrides if os.environ.get(name, "").strip()]
+        if given:
+            print(shown(os.environ[given[0]].strip()))
+            print(f"{given[0]} is set: nothing started", file=sys.stderr)
         else:
             print(shown(service.start()))
     elif args.action == "stop":
@@ -58,7 +58,7 @@ def _kafka(args: argparse.Namespace) -> int:
     def describe(state: ServiceState) -> str:
         return f"pid={state.pid} address={state.address} data-dir={state.data_dir}"
 
-    return _run(args, KafkaBroker(args.data_dir, port=args.port), describe, ENV_BOOTSTRAP)
+    return _run(args, KafkaBroker(args.data_dir, port=args.port), describe, (ENV_BOOTSTRAP,))
 
 
 def _postgres(args: argparse.Namespace) -> int:
@@ -70,7 +70,22 @@ def _postgres(args: argparse.Namespace) -> int:
         url = mask_password(server.url())
         return f"pid={state.pid} address={url} data-dir={state.data_dir}"
 
-    return _run(args, server, describe, ENV_URL, shown=mask_password)
+    return _run(args, server, describe, (ENV_URL,), shown=mask_password)
+
+
+def _opensearch(args: argparse.Namespace) -> int:
+    from pyspark_kernel.services.opensearch import ENV_URLS, OpenSearchNode
+    from pyspark_kernel.services.postgres import mask_password
+
+    node = OpenSearchNode(args.data_dir, port=args.port)
+
+    def describe(state: ServiceState) -> str:
+        return (
+            f"pid={state.pid} address={state.address} health={node.health()} "
+            f"data-dir={state.data_dir}"
+        )
+
+    return _run(args, node, describe, ENV_URLS, shown=mask_password)
 
 
 def _cluster(args: argparse.Namespace) -> int:
@@ -148,10 +163,16 @@ def _connect_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``kafka``, ``postgres``, ``cluster`` and ``connect`` commands to an argparse
-    sub-parsers object."""
+    """Add ``kafka``, ``postgres``, ``opensearch``, ``cluster`` and ``connect`` commands to an
+    argparse sub-parsers object."""
     _add_service(subparsers, "kafka", "local Apache Kafka broker (KRaft, 127.0.0.1)", _kafka)
     _add_service(subparsers, "postgres", "local PostgreSQL server (127.0.0.1)", _postgres)
+    _add_service(
+        subparsers,
+        "opensearch",
+        "local OpenSearch node (127.0.0.1, HTTP port in 9200-9299); prints its URL",
+        _opensearch,
+    )
     _add_service(
         subparsers,
         "cluster",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import shutil
 import subprocess
 import time
 import uuid
@@ -77,16 +76,6 @@ log.retention.hours=24
 def default_data_dir() -> Path:
     """Where the broker keeps its data unless told otherwise."""
     return proc.cache_root() / "kafka"
-
-
-def _java() -> str:
-    home = os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").is_file():
-        return str(Path(home) / "bin" / "java")
-    java = shutil.which("java")
-    if java is None:
-        raise ServiceError("java is not on PATH (Kafka needs Java 17 or newer)")
-    return java
 
 
 def _cluster_id() -> str:
@@ -230,7 +219,7 @@ class KafkaBroker(proc.ProcessService):
         raise self._failure(f"did not answer within {self.startup_timeout:.0f}s", offsets)
 
     def _launch(self) -> str:
-        java = _java()
+        java = proc.java("Kafka")
         classpath = os.pathsep.join(str(j) for j in kafka_broker_jars())
         props, port = self._configure(java, classpath)
         args = [

@@ -90,6 +90,7 @@ def test_binder_build_then_start_runs_the_quickstart(tmp_path: Path) -> None:
             repo, env, 1200,
         )  # fmt: skip
         assert "Kafka: 127.0.0.1:" in session and "PostgreSQL: started" in session
+        assert "OpenSearch: off (PIPELINE_OPENSEARCH=off)" in session
     finally:
         for service in ("kafka", "postgres"):
             subprocess.run(

@@ -31,12 +31,16 @@ def run(command: list[str], timeout: float, **kwargs: object) -> subprocess.Comp
 
 @pytest.mark.kafka
 @pytest.mark.postgres
+@pytest.mark.opensearch
 @pytest.mark.cluster
 @pytest.mark.timeout(3600)
-def test_nbval_passes_on_the_bundled_notebooks():
+def test_nbval_passes_on_the_bundled_notebooks(monkeypatch, opensearch_node):
     # The services are started (and stopped) here, as the demo does, so that the
-    # notebooks do not leave a broker or a server running.
-    with services({"kafka", "postgres"}) as env, environment(env):
+    # notebooks do not leave a broker or a server running. OpenSearch is the session's
+    # node, named by its URL as a user would name a server of their own.
+    monkeypatch.delenv("PIPELINE_OPENSEARCH", raising=False)  # the saved outputs have the sink
+    monkeypatch.setenv("OPENSEARCH_URL", opensearch_node.url)
+    with services({"kafka", "postgres", "opensearch"}) as env, environment(env):
         done = run(
             [
                 sys.executable,
@@ -153,3 +157,28 @@ def _mentions(cmdline: Path, folder: Path) -> bool:
         return str(folder).encode() in cmdline.read_bytes()
     except OSError:
         return False
+
+
+def test_the_pipeline_notebook_needs_opensearch_and_the_demo_stops_only_what_it_started(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], opensearch_node
+) -> None:
+    from pyspark_kernel.demo import needed_services
+
+    assert needed_services([ROOT / "notebooks" / "03-streaming-pipeline.ipynb"]) == {
+        "kafka", "postgres", "opensearch",
+    }  # fmt: skip
+    assert "opensearch" not in needed_services([ROOT / "notebooks" / "01-quickstart.ipynb"])
+
+    monkeypatch.delenv("OPENSEARCH_URL", raising=False)
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
+    monkeypatch.setenv("PIPELINE_OPENSEARCH", "off")  # as Binder's start sets it
+    with services({"opensearch"}) as env:
+        assert env == {}
+    assert capsys.readouterr().out == "opensearch: off (PIPELINE_OPENSEARCH=off)\n"
+
+    monkeypatch.delenv("PIPELINE_OPENSEARCH")
+    monkeypatch.setenv("ELASTICSEARCH_URL", opensearch_node.url)  # a server of the user's
+    with services({"opensearch"}) as env:
+        assert env == {}
+    assert capsys.readouterr().out == f"opensearch: using ELASTICSEARCH_URL={opensearch_node.url}\n"
+    assert opensearch_node.status() is not None  # not the demo's to stop

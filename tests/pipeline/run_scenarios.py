@@ -1,8 +1,9 @@
 """Run the streaming pipeline end to end in a SparkSession with the Kafka connector.
 
 Started by ``test_pipeline_e2e.py`` as a subprocess (the suite's own ``spark`` fixture has no
-connector jars). Input: a JSON file naming the broker and one scenario per topic; output:
-the facts each scenario produced, as JSON on the last line of stdout.
+connector jars). Input: a JSON file naming the broker and one scenario per topic (with its
+database URL, OpenSearch URL and index); output: the facts each scenario produced, as JSON
+on the last line of stdout.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from pyspark_kernel.pipeline import parse as P
-from pyspark_kernel.pipeline import sinks, streams
+from pyspark_kernel.pipeline import search, sinks, streams
 from pyspark_kernel.services.jars import spark_kafka_connector_jars
 
 AGG = (
@@ -47,7 +48,10 @@ def session() -> SparkSession:
 
 def run(spark: SparkSession, bootstrap: str, s: dict[str, Any], **kw: Any) -> dict[str, Any]:
     parsed = P.parse(streams.read_kafka(spark, bootstrap, s["topic"], **kw.pop("options", {})))
-    return streams.start_sinks(parsed, Path(s["root"]), url=s["url"], **kw)
+    return streams.start_sinks(
+        parsed, Path(s["root"]), url=s["url"], search_url=s["search_url"],
+        search_index=s["index"], **kw,
+    )  # fmt: skip
 
 
 def stop_after_first_batch(spark: SparkSession, bootstrap: str, s: dict[str, Any]) -> list[int]:
@@ -97,8 +101,11 @@ def kill_driver_mid_stream(plan_file: str, s: dict[str, Any]) -> bool:
     return running
 
 
-def fail_once(marker: Path, batch: int) -> Any:
-    def after_commit(batch_id: int) -> None:
+def fail_once(folder: Path, batch: int) -> Any:
+    """Fail each upsert query once, right after it wrote ``batch``."""
+
+    def after_commit(query: str, batch_id: int) -> None:
+        marker = folder / f"failed-{query}"
         if batch_id == batch and not marker.exists():
             marker.write_text("failed once")
             raise RuntimeError(f"injected failure after the commit of batch {batch_id}")
@@ -129,6 +136,8 @@ def facts(spark: SparkSession, bootstrap: str, s: dict[str, Any]) -> dict[str, A
         "ledger": sinks.query_rows(
             f"SELECT batch_id, rows FROM {sinks.LEDGER_TABLE} ORDER BY batch_id", s["url"]
         ),
+        "search_count": search.count(s["index"], s["search_url"]),
+        "search_docs": search.read_index(s["index"], s["search_url"]),
     }
 
 
@@ -148,14 +157,14 @@ def main() -> None:
         if s["kind"] == "killed":
             info["killed_mid_stream"] = kill_driver_mid_stream(sys.argv[1], s)
         if s["kind"] == "fault":
-            queries = run(spark, bootstrap, s, after_commit=fail_once(Path(s["root"]) / "x", 0))
-            try:
-                streams.await_all(queries)
-                info["failed"] = False
-            except Exception as error:  # the injected failure ends the query
-                info["failed"] = "injected failure" in str(error)
-            for q in queries.values():
-                q.stop()
+            queries = run(spark, bootstrap, s, after_commit=fail_once(Path(s["root"]), 0))
+            info["failed"] = []  # the upsert queries the injected failure ended
+            for name, query in queries.items():
+                try:
+                    query.awaitTermination()
+                except Exception as error:
+                    if "injected failure" in str(error):
+                        info["failed"].append(name)
         streams.await_all(run(spark, bootstrap, s))
         info.update(facts(spark, bootstrap, s))
         info["seconds"] = round(time.monotonic() - started, 1)

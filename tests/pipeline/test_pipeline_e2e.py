@@ -1,11 +1,12 @@
-"""End to end: Kafka → Spark (availableNow) → Parquet / quarantine / PostgreSQL upsert.
+"""End to end: Kafka → Spark (availableNow) → Parquet / quarantine / PostgreSQL upsert /
+OpenSearch upsert.
 
-One Spark subprocess with the Kafka connector runs three scenarios on their own topics,
-checkpoints and databases (``run_scenarios.py``): a clean run, a run stopped after its
-first batch and restarted from the same checkpoint, a run whose driver (Python and JVM) is
-killed with SIGKILL mid-stream and restarted from the same checkpoint in another driver,
-and a run whose PostgreSQL writer fails right after committing its first batch and is
-restarted.
+One Spark subprocess with the Kafka connector runs four scenarios on their own topics,
+checkpoints, databases and indices (``run_scenarios.py``): a clean run, a run stopped after
+its first batch and restarted from the same checkpoint, a run whose driver (Python and JVM)
+is killed with SIGKILL mid-stream and restarted from the same checkpoint in another driver,
+and a run whose PostgreSQL and OpenSearch writers each fail right after writing their first
+batch and is restarted.
 """
 
 from __future__ import annotations
@@ -19,11 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline.expected import documents, quarantined_ids
 
 from pyspark_kernel.pipeline import events as ev
 
 # One Spark subprocess for all scenarios: its setup can take minutes on a busy machine.
-pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(600)]
+pytestmark = [
+    pytest.mark.kafka,
+    pytest.mark.postgres,
+    pytest.mark.opensearch,
+    pytest.mark.timeout(600),
+]
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -37,7 +44,7 @@ def sent() -> list[ev.Message]:
 
 
 @pytest.fixture(scope="module")
-def results(broker, make_database, sent, tmp_path_factory) -> dict[str, Any]:
+def results(broker, make_database, opensearch_node, sent, tmp_path_factory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("pipeline-e2e")
     scenarios = []
     for name in SCENARIOS:
@@ -46,7 +53,8 @@ def results(broker, make_database, sent, tmp_path_factory) -> dict[str, Any]:
         report = ev.send(broker.bootstrap, topic, sent)
         assert report.acked == N and report.failed == 0
         scenarios.append({"name": name, "kind": name, "topic": topic,
-                          "root": str(work / name), "url": make_database()})  # fmt: skip
+                          "root": str(work / name), "url": make_database(),
+                          "search_url": opensearch_node.url, "index": f"events-{topic}"})  # fmt: skip
     plan = work / "plan.json"
     plan.write_text(json.dumps({"bootstrap": broker.bootstrap, "scenarios": scenarios}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
@@ -79,6 +87,16 @@ def test_postgres_equals_the_batch_aggregation(results, name):
     assert facts["postgres"] and facts["postgres"] == facts["batch"]
 
 
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_the_search_index_holds_each_valid_event_once_in_its_last_version(results, sent, name):
+    facts = results[name]
+    expected = documents(sent)
+    assert facts["search_count"] == len(expected) == ev.counts(sent)["valid"]
+    assert facts["search_docs"] == expected
+    bad_ids = quarantined_ids(sent)
+    assert bad_ids and not bad_ids & set(facts["search_docs"])  # nothing of a bad record
+
+
 def test_stopped_mid_stream_then_restarted_from_the_checkpoint(results):
     assert all(n >= 1 for n in results["restart"]["batches_before_stop"])
     assert len(results["restart"]["ledger"]) >= 2  # the sales went in over several batches
@@ -91,9 +109,10 @@ def test_driver_killed_mid_stream_then_restarted_from_the_checkpoint(results):
     assert killed["sales_rows"] == results["clean"]["sales_rows"]
 
 
-def test_a_failure_after_the_commit_is_replayed_without_changing_postgres(results):
+def test_a_failure_after_the_commit_is_replayed_without_changing_postgres_or_the_index(results):
     fault = results["fault"]
-    assert fault["failed"] is True
+    assert fault["failed"] == ["sales_pg", "events_search"]
     assert fault["sales_rows"] == results["clean"]["sales_rows"]
+    assert fault["search_docs"] == results["clean"]["search_docs"]
     # batch 0 ran twice (the replay was skipped by the ledger): same ledger as a clean run
     assert fault["ledger"] == results["clean"]["ledger"]

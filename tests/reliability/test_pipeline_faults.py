@@ -1,14 +1,19 @@
 """Faults in the streaming pipeline, run through a real ``pyspark`` kernel with the Kafka
-connector: hostile Kafka records sent to a running query, and PostgreSQL stopped for 30 s
-under a running ``foreachBatch`` upsert.
+connector: hostile Kafka records sent to running queries, and PostgreSQL and the OpenSearch
+node stopped for 30 s under their running ``foreachBatch`` upserts.
 
-Kafka, PostgreSQL, Spark and the kernel are real; the tests drive the kernel over ZMQ, send
-records with the project's producer and read PostgreSQL and the checkpoint themselves.
+Kafka, PostgreSQL, OpenSearch, Spark and the kernel are real; the tests drive the kernel
+over ZMQ, send records with the project's producer, stop and start OpenSearch with the
+``pyspark-kernel opensearch`` command, and read PostgreSQL, the index and the checkpoints
+themselves.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -19,14 +24,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from pipeline.expected import documents, quarantined_ids
 from streaming.stream_kernel import RecordingKernel, msg_id
 
 from pyspark_kernel.pipeline import events as ev
-from pyspark_kernel.pipeline import sinks
+from pyspark_kernel.pipeline import search, sinks
+from pyspark_kernel.services import opensearch
 from pyspark_kernel.services._process import free_port
 from pyspark_kernel.services.postgres import LocalPostgres
 
-pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.kafka,
+    pytest.mark.postgres,
+    pytest.mark.opensearch,
+    pytest.mark.timeout(300),
+]
+QUERIES = ("events_parquet", "quarantine_parquet", "sales_pg", "events_search")
 
 OUTAGE = 30.0  # seconds PostgreSQL stays down
 STARTED = time.monotonic()
@@ -44,11 +57,12 @@ from pyspark.sql import functions as F
 from pyspark_kernel.pipeline import parse as P, sinks, streams
 spark.conf.set("spark.sql.shuffle.partitions", "2")
 
-def start(boot, topic, root, url_file, available_now=False, **options):
+def start(boot, topic, root, url_file, search_url, index, available_now=False, **options):
     parsed = P.parse(streams.read_kafka(spark, boot, topic, **options))
     url = pathlib.Path(url_file).read_text()
     return streams.start_sinks(parsed, pathlib.Path(root), available_now=available_now,
-                               interval="1 second", url=url)
+                               interval="1 second", url=url, search_url=search_url,
+                               search_index=index)
 
 def parquet(path, *columns):
     if not os.path.isdir(os.path.join(path, "_spark_metadata")):
@@ -174,7 +188,7 @@ def table(url: str) -> dict[str, tuple[Any, ...]]:
 
 
 def test_hostile_records_are_quarantined_with_their_reason_and_the_query_keeps_running(
-    kernel, broker, make_database, tmp_path
+    kernel, broker, make_database, opensearch_node, tmp_path
 ):
     topic = f"hostile-{uuid.uuid4().hex[:8]}"
     # the topic accepts the 5 MB record (the broker's default limit is about 1 MB)
@@ -184,13 +198,14 @@ def test_hostile_records_are_quarantined_with_their_reason_and_the_query_keeps_r
                         start=ev.START + timedelta(minutes=1))  # fmt: skip
     hostile = hostile_records()
     url = make_database()
+    search_url, index = opensearch_node.url, f"events-{topic}"
     root = tmp_path / "hostile"
     events, quarantine = sinks.output(root, "events"), sinks.output(root, "quarantine")
 
     step("hostile: start")
     start = kernel.run(
         f"hostile = start({broker.bootstrap!r}, {topic!r}, {str(root)!r}, "
-        f"{url_file(tmp_path, url)!r})"
+        f"{url_file(tmp_path, url)!r}, {search_url!r}, {index!r})"
     )
     assert start.status == "ok", start.error
     try:
@@ -221,6 +236,12 @@ def test_hostile_records_are_quarantined_with_their_reason_and_the_query_keeps_r
         step("hostile: valid records in Parquet")
         sales = sales_of(before + after)
         wait_until(lambda: set(table(url)) == set(sales), 60, "valid sales in PostgreSQL")
+        docs = documents(before + after)
+        wait_until(
+            lambda: set(search.read_index(index, search_url)) == set(docs),
+            60,
+            "valid events in OpenSearch",
+        )
 
         # exactly once, nothing of the hostile records, each counted with its reason
         rows = kernel.value(f"parquet({events!r}, 'event_id')")
@@ -228,6 +249,9 @@ def test_hostile_records_are_quarantined_with_their_reason_and_the_query_keeps_r
         assert quarantined() == expected
         assert Counter(r for _, r in quarantined()) == Counter(r for _, r in hostile)
         assert table(url) == sales
+        assert search.read_index(index, search_url) == docs
+        bad_ids = quarantined_ids(bad)
+        assert len(bad_ids) >= 6 and not bad_ids & set(search.read_index(index, search_url))
         # the future event time did not move the watermark: nothing was dropped as late
         assert kernel.value("streams.dropped_by_watermark(hostile['events_parquet'])") == 0
         watermark = kernel.value(
@@ -235,10 +259,8 @@ def test_hostile_records_are_quarantined_with_their_reason_and_the_query_keeps_r
         )
         assert watermark is None or watermark < "2027", watermark
         # still running, no exception, and the starting cell's display says so
-        assert kernel.value("health(hostile)") == {
-            name: [True, True] for name in ("events_parquet", "quarantine_parquet", "sales_pg")
-        }
-        for name in ("events_parquet", "quarantine_parquet", "sales_pg"):
+        assert kernel.value("health(hostile)") == {name: [True, True] for name in QUERIES}
+        for name in QUERIES:
             latest = kernel.stream_payloads(msg_id(start), name)[-1]
             assert latest["state"] == "active" and latest["error"] is None, latest
         assert password_shown(kernel, url) == []
@@ -260,20 +282,35 @@ def numbered(folder: Path) -> set[int]:
     return {int(p.name) for p in folder.iterdir() if p.name.isdigit()} if folder.is_dir() else set()
 
 
-def test_postgres_stopped_for_30s_fails_the_upsert_visibly_and_a_restart_loses_nothing(
-    kernel, broker, stoppable_postgres, tmp_path
+def pyspark_kernel(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``pyspark-kernel`` command (no service URL inherited from the environment)."""
+    env = {k: v for k, v in os.environ.items() if k not in opensearch.ENV_URLS}
+    return subprocess.run(
+        [sys.executable, "-m", "pyspark_kernel", *args],
+        capture_output=True, text=True, timeout=240, check=False, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.timeout(480)
+def test_postgres_and_opensearch_stopped_for_30s_fail_their_upserts_visibly_and_a_restart_loses_nothing(
+    kernel, broker, stoppable_postgres, opensearch_node, tmp_path
 ):
-    server = stoppable_postgres
+    server, node = stoppable_postgres, opensearch_node
     with server.connect(autocommit=True) as conn:
         conn.execute("CREATE DATABASE outage")
     url = server.url("outage")
     topic = f"outage-{uuid.uuid4().hex[:8]}"
+    search_url, index = node.url, f"events-{topic}"
     ev.recreate_topic(broker.bootstrap, topic)
     messages = ev.generate(240, seed=41, bad_share=0.05, duplicate_share=0.05, types=("sale",))
     first, second = messages[:120], messages[120:]
     root = tmp_path / "outage"
-    checkpoint = Path(sinks.checkpoint(root, "sales_pg"))
-    args = f"{broker.bootstrap!r}, {topic!r}, {str(root)!r}, {url_file(tmp_path, url)!r}"
+    upserts = ("sales_pg", "events_search")
+    checkpoints = {name: Path(sinks.checkpoint(root, name)) for name in upserts}
+    args = (
+        f"{broker.bootstrap!r}, {topic!r}, {str(root)!r}, {url_file(tmp_path, url)!r}, "
+        f"{search_url!r}, {index!r}"
+    )
 
     assert ev.send(broker.bootstrap, topic, first).acked == len(first)
     step("outage: start")
@@ -283,36 +320,64 @@ def test_postgres_stopped_for_30s_fails_the_upsert_visibly_and_a_restart_loses_n
     try:
         first_sales = sales_of(first)
         wait_until(lambda: set(table(url)) == set(first_sales), 120, "first half in PostgreSQL")
+        wait_until(
+            lambda: search.read_index(index, search_url) == documents(first),
+            60,
+            "first half in OpenSearch",
+        )
 
-        step("outage: first half in PostgreSQL; stopping it")
-        server.stop()  # PostgreSQL goes away mid-stream
+        step("outage: first half in PostgreSQL and OpenSearch; stopping both")
+        server.stop()  # PostgreSQL goes away mid-stream, and so does the OpenSearch node
+        stopped = pyspark_kernel("opensearch", "stop", "--data-dir", str(node.data_dir))
+        assert (stopped.returncode, stopped.stdout.strip()) == (0, "stopped"), stopped.stderr
         down_at = time.monotonic()
         assert ev.send(broker.bootstrap, topic, second).acked == len(second)
 
-        # the failure shows in the cell that started the query: its display turns "failed"
-        failed = kernel.wait_for(
-            lambda: [p for p in kernel.stream_payloads(cell, "sales_pg") if p["state"] == "failed"],
-            timeout=OUTAGE + 30,
-        )[-1]
-        assert "psycopg.OperationalError: connection failed" in failed["error"], failed
-        assert time.monotonic() - down_at < OUTAGE, "the failure must show during the outage"
-        step("outage: failure shown")
+        # each failure shows in the cell that started the query: its display turns "failed"
+        failed = {
+            name: kernel.wait_for(
+                lambda name=name: [
+                    p for p in kernel.stream_payloads(cell, name) if p["state"] == "failed"
+                ],
+                timeout=OUTAGE + 30,
+            )[-1]
+            for name in upserts
+        }
+        assert time.monotonic() - down_at < OUTAGE, "the failures must show during the outage"
+        step("outage: failures shown")
         health = kernel.value("health(outage)")
-        assert health["sales_pg"] == [False, False]  # ended, with its exception
+        assert health["sales_pg"] == health["events_search"] == [False, False]  # ended
         assert health["events_parquet"] == [True, True]  # the other sinks keep running
 
         # no offsets committed past it: the failed batch is planned (offsets/) but not done
-        planned, done = numbered(checkpoint / "offsets"), numbered(checkpoint / "commits")
-        failed_batch = max(planned)
-        assert failed_batch not in done and done == set(range(failed_batch))
+        committed, failed_batch = {}, {}
+        for name, folder in checkpoints.items():
+            planned, committed[name] = numbered(folder / "offsets"), numbered(folder / "commits")
+            failed_batch[name] = max(planned)
+            assert failed_batch[name] not in committed[name]
+            assert committed[name] == set(range(failed_batch[name]))
+        assert "psycopg.OperationalError: connection failed" in failed["sales_pg"]["error"]
+        assert (
+            f"pyspark_kernel.pipeline.search.SearchSinkError: batch "
+            f"{failed_batch['events_search']} of events_search not written: OpenSearch at "
+            f"{search_url} is unreachable ([Errno 111] Connection refused)"
+        ) in failed["events_search"]["error"], failed["events_search"]
 
         time.sleep(max(0.0, OUTAGE - (time.monotonic() - down_at)))
-        step("outage: restarting PostgreSQL")
+        step("outage: restarting PostgreSQL and OpenSearch")
         server.start()
+        port = search_url.rsplit(":", 1)[1]
+        started = pyspark_kernel("opensearch", "start", "--data-dir", str(node.data_dir),
+                                 "--port", port)  # fmt: skip
+        assert (started.returncode, started.stdout.strip()) == (0, search_url), started.stderr
+        status = pyspark_kernel("opensearch", "status", "--data-dir", str(node.data_dir))
+        assert status.stdout.startswith("running pid=") and "health=green" in status.stdout
         ledger = sinks.query_rows(f"SELECT batch_id FROM {sinks.LEDGER_TABLE}", url)
-        assert {r[0] for r in ledger} == done  # nothing of the failed batch reached PostgreSQL
+        assert {r[0] for r in ledger} == committed["sales_pg"]  # nothing of the failed batch
+        # the node kept its index across the restart, and nothing of the failed batch
+        assert search.read_index(index, search_url) == documents(first)
 
-        # restarted from the same checkpoint: the failed batch runs again, then the rest
+        # restarted from the same checkpoints: the failed batches run again, then the rest
         rerun = kernel.run(
             "for q in outage.values(): q.stop()\n"
             f"outage = start({args}, available_now=True)\n"
@@ -322,10 +387,15 @@ def test_postgres_stopped_for_30s_fails_the_upsert_visibly_and_a_restart_loses_n
         )
         step("outage: query rerun done")
         assert rerun.status == "ok", rerun.error
-        assert numbered(checkpoint / "commits") >= {*done, failed_batch}
+        for name, folder in checkpoints.items():
+            assert numbered(folder / "commits") >= {*committed[name], failed_batch[name]}
         assert table(url) == sales_of(messages)  # the fault-free result, row for row
         expected = kernel.value(f"batch_aggregation({broker.bootstrap!r}, {topic!r})")
         assert [tuple(r) for r in sinks.query_rows(AGG, url)] == [tuple(r) for r in expected]
+        fault_free = documents(messages)  # the fault-free index, document for document
+        assert search.count(index, search_url) == len(fault_free)
+        assert search.read_index(index, search_url) == fault_free
         assert password_shown(kernel, url) == []
     finally:
         kernel.run("for q in outage.values(): q.stop()")
+        node.start()  # the session's node runs for later tests (nothing to do if it does)

@@ -1,4 +1,4 @@
-"""Fixtures for the local-services tests (real Kafka, real PostgreSQL, no mocks)."""
+"""Fixtures for the local-services tests (real Kafka, PostgreSQL, OpenSearch; no mocks)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ def no_services_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make sure no external-service override leaks in from the environment."""
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
     monkeypatch.delenv("POSTGRES_URL", raising=False)
+    monkeypatch.delenv("OPENSEARCH_URL", raising=False)
+    monkeypatch.delenv("ELASTICSEARCH_URL", raising=False)
 
 
 @pytest.fixture
