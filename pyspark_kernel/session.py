@@ -17,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import runtime_status
 from .config import SettingsError, SparkSettings
-from .jvmcalls import CallCounter
+from .jvmcalls import CallCounter, internal
+from .ui_proxy import shown_ui_url
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,10 @@ class SessionManager:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        # Under a Jupyter server with the extension: the kernel's status file, and what
+        # it says about the current session (read once, when the session is built).
+        self.status = runtime_status.for_this_kernel()
+        self._facts: dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -93,6 +99,7 @@ class SessionManager:
             self._thread = threading.Thread(target=self._build, name="spark-session-start")
             self._thread.daemon = True
             self._thread.start()
+        self._report()
 
     def wait(self, timeout: float | None = None) -> Any:
         """Return the ready session, starting it if needed; raise `SessionError` if it failed."""
@@ -152,6 +159,7 @@ class SessionManager:
             self._forget()
             self.state = "dead"
             self._done.clear()
+            self._report()
         return self.state == "ready"
 
     def lose_remote(self, reason: str) -> None:
@@ -168,6 +176,7 @@ class SessionManager:
         self._lost_reason = reason
         self.state = "dead"
         self._done.clear()
+        self._report()
 
     def restart(self) -> Any:
         """Stop the session and build a new one with the current settings."""
@@ -189,6 +198,7 @@ class SessionManager:
             _end_process(proc, timeout=5.0)
         self.state = "stopped"
         self._done.clear()
+        self._report()
 
     @property
     def jvm_pid(self) -> int | None:
@@ -206,7 +216,8 @@ class SessionManager:
                 info.version = self.spark.version
                 if not self.is_remote:
                     sc = self.spark.sparkContext
-                    info.master, info.app_id, info.ui_url = sc.master, sc.applicationId, sc.uiWebUrl
+                    info.master, info.app_id = sc.master, sc.applicationId
+                    info.ui_url = shown_ui_url(sc.uiWebUrl)
             except Exception as exc:  # the JVM may die between the check and the call
                 info.error = short_message(exc)
         elif self.error is not None:
@@ -246,6 +257,7 @@ class SessionManager:
             spark = self._build_remote() if self.is_remote else self._build_classic()
             self.spark = spark
             self.generation += 1
+            self._facts = self._read_facts(spark)
             self.state = "ready"
         except BaseException as exc:
             log.warning("Spark session failed to start: %s", exc)
@@ -256,6 +268,40 @@ class SessionManager:
             self.state = "failed"
         finally:
             self._done.set()
+            self._report()
+
+    # -- the status file (`runtime_status`) -------------------------------------------------
+    def _read_facts(self, spark: Any) -> dict[str, Any]:
+        """App id, version and Spark UI address of a new session, for the status file."""
+        if self.status is None:
+            return {}
+        if self._connected:
+            version, app_id = self._remote_info
+            return {"app_id": app_id, "version": version, "ui_url": None}
+        try:
+            with internal():
+                sc = spark.sparkContext
+                return {"app_id": sc.applicationId, "version": sc.version, "ui_url": sc.uiWebUrl}
+        except Exception:  # the JVM may die right away; the next report says so
+            return {}
+
+    def _report(self) -> None:
+        """Rewrite the status file with the session's state (no JVM call)."""
+        if self.status is None:
+            return
+        ready = self.state == "ready"
+        facts = self._facts if ready else {}
+        self.status.set_session(
+            {
+                "state": self.state,
+                "master": self.settings.remote or self.settings.master,
+                "app_id": facts.get("app_id"),
+                "version": facts.get("version"),
+                "ui_url": facts.get("ui_url"),
+                "error": self.describe_error() if self.state in {"failed", "dead"} else None,
+                "jvm_pid": self.jvm_pid if ready else None,
+            }
+        )
 
     def _build_remote(self) -> Any:
         import warnings
