@@ -6,6 +6,7 @@ import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
 import { formatCount, formatDuration, plural } from './format';
+import { sparkUiHref } from './links';
 import {
   IJob,
   IProgressPayload,
@@ -96,9 +97,11 @@ function link(
   const a = document.createElement('a');
   a.className = className;
   a.textContent = text;
-  // Only http(s) links: the payload may come from an untrusted notebook.
-  if (/^https?:\/\//i.test(href)) {
-    a.href = href;
+  // Only http(s) links and the server's Spark UI proxy: the payload may come
+  // from an untrusted notebook.
+  const safe = sparkUiHref(href);
+  if (safe !== null) {
+    a.href = safe;
   }
   a.target = '_blank';
   a.rel = 'noopener noreferrer';

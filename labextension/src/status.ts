@@ -7,6 +7,7 @@ import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
+import { sparkUiHref } from './links';
 import { ISparkStatus, SparkState } from './types';
 
 /**
@@ -240,8 +241,9 @@ export class SparkStatusItem extends Widget {
       s.ui_url ?? ''
     ].filter(Boolean);
     node.title = details.join(' \u00b7 ') || 'Spark';
-    if (s.ui_url && /^https?:\/\//i.test(s.ui_url)) {
-      this._link.href = s.ui_url;
+    const href = sparkUiHref(s.ui_url);
+    if (href !== null) {
+      this._link.href = href;
       this._link.hidden = false;
     }
   }

@@ -8,7 +8,9 @@ reads. A run that is stopped (cancelled, or its ``timeout`` passed) interrupts i
 so the running cell's Spark jobs are cancelled, then shuts the kernel down.
 
 SPEC is a JSON file: ``{"id", "notebook", "output", "progress", "parameters", "timeout",
-"kernel", "cwd"}``; ``notebook`` is the notebook to run (a copy the server made).
+"kernel", "cwd"}``; ``notebook`` is the notebook to run (a copy the server made);
+``timeout`` counts from when the kernel is ready (its start is bounded by
+`STARTUP_TIMEOUT`).
 """
 
 from __future__ import annotations
@@ -32,8 +34,12 @@ from . import parameters
 
 log = logging.getLogger("pyspark_kernel.runner")
 
-STOP_GRACE = 2.0  # seconds for an interrupted cell to end before the run is torn down
-STOP_SHUTDOWN_WAIT = 1.5  # seconds for the kernel to exit on request once stopped
+# A stopped run ends within about 4.5 s: the interrupted cell gets `STOP_GRACE` seconds to
+# end (the kernel answers an interrupt within 3 s, its Spark jobs cancelled), then the
+# kernel `STOP_SHUTDOWN_WAIT` seconds to exit on request before it is killed (the server
+# kills what is left after `NotebookRuns.stop_timeout`).
+STOP_GRACE = 3.0
+STOP_SHUTDOWN_WAIT = 1.0
 STARTUP_TIMEOUT = 180.0  # a kernel on a busy machine
 
 
@@ -65,6 +71,7 @@ class Runner:
             allow_errors=False,
             record_timing=True,
             resources={"metadata": {"path": spec["cwd"]}},
+            on_notebook_start=self._on_notebook_start,
             on_cell_start=self._on_cell_start,
             on_cell_executed=self._on_cell_executed,
             on_cell_error=self._on_cell_error,
@@ -78,9 +85,6 @@ class Runner:
         self._loop = asyncio.get_running_loop()
         self._report("running")
         threading.Thread(target=self._read_control, name="run-control", daemon=True).start()
-        timeout = self.spec.get("timeout")
-        if timeout:
-            self._loop.call_later(float(timeout), self.stop, "timeout")
         self._task = asyncio.ensure_future(self.client.async_execute())
         status = "succeeded"
         try:
@@ -144,6 +148,12 @@ class Runner:
             loop.call_soon_threadsafe(self.stop, "cancelled")
 
     # -- nbclient hooks ----------------------------------------------------------------------
+    def _on_notebook_start(self, notebook: Any) -> None:
+        """The kernel is ready: the run's `timeout` counts from now."""
+        timeout = self.spec.get("timeout")
+        if timeout and self._loop is not None:
+            self._loop.call_later(float(timeout), self.stop, "timeout")
+
     def _on_cell_start(self, cell: Any, cell_index: int) -> None:
         if self.reason is not None:
             raise RunStopped(self.reason)
@@ -155,12 +165,15 @@ class Runner:
         self._report("running")
 
     def _on_cell_error(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
-        content = (execute_reply or {}).get("content", {})
+        # The error the cell shows (the kernel may show a shorter one than its reply names,
+        # e.g. for an interrupt that landed in a Py4J call).
+        shown = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        error = shown[-1] if shown else (execute_reply or {}).get("content", {})
         self.error = {
             "cell": self._source_index(cell_index),
             "cell_id": cell.get("id"),
-            "ename": content.get("ename"),
-            "evalue": content.get("evalue"),
+            "ename": error.get("ename"),
+            "evalue": error.get("evalue"),
         }
 
     def _source_index(self, index: int) -> int | None:

@@ -100,11 +100,19 @@ class Server:
 class AttachedKernel(Kernel):
     """`Kernel`'s cell helpers over a client of a kernel the server started."""
 
-    def __init__(self, connection_file: Path) -> None:
+    def __init__(self, connection_file: Path, timeout: float = 180.0) -> None:
         client = BlockingKernelClient(connection_file=str(connection_file))
         client.load_connection_file()
         client.start_channels()
-        client.wait_for_ready(timeout=120)
+        deadline = time.monotonic() + timeout
+        while True:  # a kernel still starting has no heartbeat yet: "died before replying"
+            try:
+                client.wait_for_ready(timeout=max(1.0, deadline - time.monotonic()))
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
         self.client = client
 
     def shutdown(self) -> None:  # the server owns the kernel
@@ -117,8 +125,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(base: Path, *args: str, env: dict[str, str] | None = None) -> Server:
-    """A ``jupyter server`` under `BASE_URL` with a random token, root `base`/root."""
+def start_server(
+    base: Path, *args: str, env: dict[str, str] | None = None, app: str = "server"
+) -> Server:
+    """A ``jupyter server`` (or ``jupyter lab``: `app`) under `BASE_URL` with a random
+    token, its root `base`/root."""
     root, runtime = base / "root", base / "runtime"
     root.mkdir()
     port, token = free_port(), secrets.token_hex(16)
@@ -128,11 +139,11 @@ def start_server(base: Path, *args: str, env: dict[str, str] | None = None) -> S
         "JUPYTER_RUNTIME_DIR": str(runtime),
         **(env or {}),
     }
-    log = base / "jupyter-server.log"
+    log = base / f"jupyter-{app}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyter", "server", "--no-browser", "--ip=127.0.0.1",
+                sys.executable, "-m", "jupyter", app, "--no-browser", "--ip=127.0.0.1",
                 f"--port={port}", f"--IdentityProvider.token={token}",
                 f"--ServerApp.base_url={BASE_URL}", f"--ServerApp.root_dir={root}",
                 "--ServerApp.port_retries=0", *args,
@@ -152,7 +163,7 @@ def start_server(base: Path, *args: str, env: dict[str, str] | None = None) -> S
                 break
         if time.monotonic() > deadline:
             stop_server(server)
-            raise RuntimeError(f"jupyter server did not answer in 90 s:\n{server.log_tail()}")
+            raise RuntimeError(f"jupyter {app} did not answer in 90 s:\n{server.log_tail()}")
         time.sleep(0.25)
     return server
 

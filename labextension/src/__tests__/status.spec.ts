@@ -120,6 +120,24 @@ describe('SparkStatusItem', () => {
     expect(link.hidden).toBe(true);
     item.dispose();
   });
+
+  it('links to the Spark UI through the Jupyter server', () => {
+    const prefix =
+      '/user/alice/pyspark-kernel/sparkui/0b3c3a5e-8d1f-4c1e-9d55-2f7c6a1e9a10';
+    const item = new SparkStatusItem();
+    item.setResult(
+      parseStatusResult({
+        status: 'ok',
+        data: {
+          'text/plain': `'{"state": "ready", "master": "local[*]", "ui_url": "${prefix}"}'`
+        }
+      })
+    );
+    const link = item.node.querySelector('a') as HTMLAnchorElement;
+    expect(link.hidden).toBe(false);
+    expect(link.getAttribute('href')).toBe(prefix);
+    item.dispose();
+  });
 });
 
 describe('isPySparkKernel', () => {
