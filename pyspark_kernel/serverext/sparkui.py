@@ -7,7 +7,11 @@ port only; nothing in the URL names a host or a port. The Spark UI learns the pr
 ``X-Forwarded-Context`` (read by Spark's ``UIUtils.uiRoot``, as for Apache Knox), so every
 link, script and REST call it builds stays under the prefix, and its own address keeps
 working. Its redirects name its own address (``http://127.0.0.1:4040/jobs/``): they are
-rewritten under the prefix. Bodies (gzip included) pass through unchanged.
+rewritten under the prefix. Bodies (gzip included) pass through unchanged, but for one
+repair: a few of Spark 4.2's scripts load assets from root paths
+(``loadScript('/static/d3.min.js')`` for the flame graph in the Executors page's thread
+dump panel, the plan's CSS for an SVG download), which miss under any prefix; in scripts
+from ``/static/`` such literals get the prefix.
 
 jupyter-server-proxy's handlers were not used: installing it enables its
 ``{base_url}proxy/<port>/`` route to every local port, it routes by port rather than by
@@ -16,6 +20,7 @@ kernel, and it leaves absolute ``Location`` headers (the ones Spark sends) untou
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -83,6 +88,20 @@ def proxied_location(location: str, port: int, prefix: str) -> str:
     return urlunsplit(("", "", path, parts.query, parts.fragment))
 
 
+# A string literal starting with ``/static/`` that is not appended to something
+# (``uiRoot + "/static/..."`` is right as it is).
+_ROOT_STATIC = re.compile(rb"""(?<![+\s])(\s*)(['"])/static/""")
+
+
+def prefixed_static_literals(script: bytes, prefix: str) -> bytes:
+    """`script` with its root-path ``'/static/...'`` literals moved under `prefix`."""
+    return _ROOT_STATIC.sub(lambda m: m[1] + m[2] + prefix.encode() + b"/static/", script)
+
+
+def _is_script(path: str) -> bool:
+    return path.startswith("/static/") and path.endswith(".js")
+
+
 def upstream_query(query: str) -> str:
     """The query string for Spark: the request's, without Jupyter's ``token``."""
     pairs = parse_qsl(query, keep_blank_values=True)
@@ -127,6 +146,10 @@ class SparkUIHandler(JupyterHandler):
             for name in FORWARDED_REQUEST_HEADERS
             if name in self.request.headers
         }
+        if _is_script(path):  # read as text, to repair (`prefixed_static_literals`)
+            headers.pop("Accept-Encoding", None)
+            for name in ("If-Modified-Since", "If-None-Match"):
+                headers.pop(name, None)
         headers["X-Forwarded-Context"] = prefix
         request = httpclient.HTTPRequest(
             url,
@@ -145,9 +168,14 @@ class SparkUIHandler(JupyterHandler):
             raise web.HTTPError(
                 502, f"the Spark UI of kernel {kernel_id} does not answer ({response.error})"
             )
-        self._relay(response, port, prefix)
+        body = response.body or b""
+        if _is_script(path) and response.code == 200 and "Content-Encoding" not in response.headers:
+            body = prefixed_static_literals(body, prefix)
+        self._relay(response, body, port, prefix)
 
-    def _relay(self, response: httpclient.HTTPResponse, port: int, prefix: str) -> None:
+    def _relay(
+        self, response: httpclient.HTTPResponse, body: bytes, port: int, prefix: str
+    ) -> None:
         self.set_status(response.code, response.reason)
         self.clear_header("Content-Type")
         seen: set[str] = set()
@@ -162,8 +190,7 @@ class SparkUIHandler(JupyterHandler):
             else:  # Spark's value replaces the server's default, if any
                 self.set_header(name, value)
                 seen.add(lower)
-        body = response.body if self.request.method != "HEAD" else b""
-        if body and response.code not in (204, 304):
+        if body and self.request.method != "HEAD" and response.code not in (204, 304):
             self.write(body)
         self.finish()
 

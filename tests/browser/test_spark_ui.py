@@ -102,16 +102,18 @@ def context() -> Iterator[Any]:
 def test_spark_ui_from_the_progress_display(lab: Server, context: Any) -> None:
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=RENDER_MS)  # pages on a busy machine
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    failed: list[str] = []  # responses of the Spark UI pages that were not OK
-    context.on(
-        "response",
-        lambda r: (
-            failed.append(f"{r.status} {r.url}")
-            if "/sparkui/" in r.url and r.status >= 400
-            else None
-        ),
-    )
+    failed: list[str] = []  # requests made by the Spark UI's pages that failed
+
+    def check(response: Any) -> None:
+        if response.status < 400 or response.request.is_navigation_request():
+            return
+        if "/sparkui/" in response.frame.url:
+            failed.append(f"{response.status} {response.url}")
+
+    context.on("response", check)
+    context.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
     page = context.new_page()
     try:
         page.goto(f"{lab.host}{BASE_URL}lab/tree/{NOTEBOOK}?token={lab.token}")
@@ -138,9 +140,7 @@ def test_spark_ui_from_the_progress_display(lab: Server, context: Any) -> None:
         ui.wait_for_load_state()
         assert ui.url == f"{lab.host}{prefix}/jobs/", ui.url
         # The Jobs page, through the server, lists the job of the cell.
-        expect(ui.locator("#active-jobs-table, #completed-jobs-table").first).to_contain_text(
-            DESCRIPTION
-        )
+        expect(ui.locator("tbody tr", has_text=DESCRIPTION).first).to_be_visible()
         ui.screenshot(path=str(ARTIFACTS / "sparkui-jobs.png"), full_page=True)
 
         # Executors: the page's script reads the REST API under the prefix.
@@ -149,9 +149,20 @@ def test_spark_ui_from_the_progress_display(lab: Server, context: Any) -> None:
         driver_row = ui.locator("#active-executors-table tbody tr").filter(has_text="driver")
         expect(driver_row).to_have_count(1)
         ui.screenshot(path=str(ARTIFACTS / "sparkui-executors.png"), full_page=True)
+        # The driver's thread dump, in the page's side panel (loaded by its script)...
+        driver_row.locator("a.offcanvas-link", has_text="Thread Dump").click()
+        panel_body = ui.locator("#executor-detail-offcanvas-body")
+        expect(panel_body.locator("tbody tr", has_text="dag-scheduler-event-loop")).to_have_count(1)
+        # Its flame graph: d3 and d3-flamegraph loaded by the panel's script.
+        flame = panel_body.locator("#executor-flamegraph-chart")
+        expect(flame.locator("svg rect").first).to_be_attached()
+        flame.scroll_into_view_if_needed()
+        ui.screenshot(path=str(ARTIFACTS / "sparkui-threaddump-panel.png"))
+        # ...and on its own page.
         ui.goto(f"{lab.host}{prefix}/executors/threadDump/?executorId=driver")
-        expect(ui.locator("h3")).to_contain_text("Thread dump for executor driver")
-        expect(ui.locator("#thread-dump-table tbody tr").first).to_be_visible()
+        expect(ui.get_by_role("heading", name="Thread dump for executor driver")).to_be_visible()
+        expect(ui.locator("tbody tr", has_text="dag-scheduler-event-loop")).to_have_count(1)
+        expect(ui.locator("#executor-flamegraph-chart svg").first).to_be_attached()
         ui.screenshot(path=str(ARTIFACTS / "sparkui-threaddump.png"))
 
         # SQL / DataFrame: the list (filled by script), then the query's plan graph.
@@ -162,7 +173,9 @@ def test_spark_ui_from_the_progress_display(lab: Server, context: Any) -> None:
         expect(query).to_be_visible()
         ui.screenshot(path=str(ARTIFACTS / "sparkui-sql.png"), full_page=True)
         query.locator("a", has_text=DESCRIPTION).first.click()
-        expect(ui.locator("h3")).to_contain_text("Details for Query")
+        expect(
+            ui.get_by_role("heading", name=re.compile(r"^Details for Query \d+"))
+        ).to_be_visible()
         expect(ui.locator("#plan-viz-graph svg g.node").first).to_be_visible()
         ui.screenshot(path=str(ARTIFACTS / "sparkui-sql-plan.png"), full_page=True)
 

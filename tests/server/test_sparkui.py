@@ -212,12 +212,24 @@ def test_assets_load_with_and_without_gzip(
         plain = server.request("GET", asset)
         assert plain.status == 200 and plain.body, asset
         assert "Content-Encoding" not in plain.headers
-    for asset in (f"{prefix}/static/webui.js", f"{prefix}/static/bootstrap.min.css"):
+    for asset in (f"{prefix}/static/bootstrap.min.css", f"{prefix}/static/webui.css"):
         plain = server.request("GET", asset)
         packed = server.request("GET", asset, headers={"Accept-Encoding": "gzip"})
         assert packed.status == 200
         assert packed.headers["Content-Encoding"] == "gzip"
         assert gzip.decompress(packed.body) == plain.body
+
+
+def test_scripts_load_their_assets_under_the_prefix(server: Server, prefix: str) -> None:
+    """Spark 4.2's scripts name a few assets by root path; the proxy repairs them."""
+    executors = server.request("GET", f"{prefix}/static/executorspage.js")
+    assert executors.status == 200
+    assert f"loadScript('{prefix}/static/d3.min.js')" in executors.text
+    assert "'/static/" not in executors.text
+    plan = server.request("GET", f"{prefix}/static/sql/spark-sql-viz.js")
+    assert f'fetch("{prefix}/static/sql/spark-sql-viz.css")' in plan.text
+    for asset in ("d3-flamegraph.min.js", "d3-flamegraph.css", "sql/spark-sql-viz.css"):
+        assert server.request("GET", f"{prefix}/static/{asset}").status == 200, asset
 
 
 def test_head_and_query_strings(server: Server, prefix: str, ids: dict[str, Any]) -> None:
