@@ -12,10 +12,12 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
 import pytest
 from live_server import BASE_URL, Server
 
@@ -280,21 +282,37 @@ def test_not_a_pyspark_kernel_of_this_server(
         assert response.status == 404, path
 
 
-def test_links_follow_a_restarted_session(
+def test_links_follow_a_restarted_session_and_a_dead_jvm(
     server: Server, kernel_id: str, prefix: str, work: dict[str, Any]
 ) -> None:
-    """After ``%spark restart`` (a new JVM, possibly another port), the same link serves
-    the new application's UI."""
+    """After ``%spark restart``, and after the driver JVM is killed and the next Spark cell
+    builds a new session (a new JVM, maybe another port), the same link serves the new
+    application's UI."""
     kernel = server.attach(kernel_id)
     try:
         run = kernel.run("%spark restart\nprint(spark.sparkContext.applicationId)", timeout=300)
         assert run.status == "ok", run.error
-        new_app = run.stream("stdout").strip().splitlines()[-1]
-        assert new_app != work["app_id"]
+        restarted = run.stream("stdout").strip().splitlines()[-1]
+        assert restarted != work["app_id"]
         status = json.loads(kernel.value("__import__('pyspark_kernel').status_json()"))
         assert status["ui_url"] == prefix
+        assert [a["id"] for a in api(server, prefix, "applications")] == [restarted]
+        jobs = server.request("GET", f"{prefix}/jobs/")
+        assert jobs.status == 200 and JOB_DESCRIPTION not in jobs.text
+
+        jvm = psutil.Process(kernel.jvm_pid())
+        jvm.kill()
+        deadline = time.monotonic() + 30  # a zombie until the kernel notices
+        while jvm.is_running() and jvm.status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        gone = server.request("GET", f"{prefix}/jobs/")
+        assert gone.status in (502, 503), gone.status  # says so in one line; no hang
+        assert "\n" not in gone.text.strip()
+        run = kernel.run("print(spark.sparkContext.applicationId)", timeout=300)
+        assert run.status == "ok", run.error
+        rebuilt = run.stream("stdout").strip().splitlines()[-1]
+        assert rebuilt not in (work["app_id"], restarted)
     finally:
         kernel.shutdown()
-    assert [a["id"] for a in api(server, prefix, "applications")] == [new_app]
-    jobs = server.request("GET", f"{prefix}/jobs/")
-    assert jobs.status == 200 and JOB_DESCRIPTION not in jobs.text
+    assert [a["id"] for a in api(server, prefix, "applications")] == [rebuilt]
