@@ -73,6 +73,8 @@ class RunsHandler(RunsAPIHandler):
             run = self.runs.submit(path, model["content"], params, timeout, kernel)
         except RunConflict as exc:
             return self._fail(409, str(exc), id=exc.active.id)
+        except OSError as exc:  # the runs folder cannot be written
+            raise web.HTTPError(500, f"cannot prepare the run's folder: {exc}") from None
         self.set_status(202)
         self.set_header("Location", f"{self.base_url}pyspark-kernel/api/runs/{run.id}")
         self.finish(run.as_dict())
