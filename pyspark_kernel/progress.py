@@ -13,6 +13,7 @@ from typing import Any
 from .iopub import Publisher
 from .jvmcalls import internal
 from .mimetypes import PROGRESS
+from .ui_proxy import shown_ui_url
 
 MIN_INTERVAL = 0.25  # seconds between updates: at most 4 per second
 
@@ -23,7 +24,7 @@ class JobTracker:
     def __init__(self, sc: Any) -> None:
         self.jtracker = sc._jsc.sc().statusTracker()
         self.tracker = sc.statusTracker()
-        self.ui_url: str | None = sc.uiWebUrl
+        self.ui_url: str | None = shown_ui_url(sc.uiWebUrl)  # via the Jupyter server, if any
 
     def job_ids(self, tag: str) -> list[int]:
         """Ids of the jobs (running or done) that carry `tag`."""

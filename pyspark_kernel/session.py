@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyspark_kernel.jvmcalls as jvmcalls
+import pyspark_kernel.runtime_status as runtime_status
 import pyspark_kernel.spark_internals as internals
 
 from .config import SettingsError, SparkSettings
 from .jvmcalls import CallCounter
+from .ui_proxy import shown_ui_url
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,13 @@ class SessionManager:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        # Under a Jupyter server with the extension: the kernel's status file, and what
+        # it says about the current session (read once, when the session is built).
+        self.status = runtime_status.for_this_kernel()
+        self._facts: dict[str, Any] = {}
         self.listeners: list[Callable[[], None]] = []
+        if self.status is not None:
+            self.listeners.append(self._report)
         self._muted = 0  # own_work blocks under way: the JVM's lines are not shown meanwhile
 
     def _set_state(self, state: str) -> None:
@@ -243,7 +251,8 @@ class SessionManager:
                 info.version = self.spark.version
                 if not self.is_remote:
                     sc = self.spark.sparkContext
-                    info.master, info.app_id, info.ui_url = sc.master, sc.applicationId, sc.uiWebUrl
+                    info.master, info.app_id = sc.master, sc.applicationId
+                    info.ui_url = shown_ui_url(sc.uiWebUrl)
             except Exception as exc:  # the JVM may die between the check and the call
                 info.error = short_message(exc)
         elif self.error is not None:
@@ -283,6 +292,7 @@ class SessionManager:
             spark = self._build_remote() if self.is_remote else self._build_classic()
             self.spark = spark
             self.generation += 1
+            self._facts = self._read_facts(spark)
             self.state = "ready"
             self._done.set()
             self._notify()
@@ -295,6 +305,39 @@ class SessionManager:
             self.state = "failed"
             self._done.set()
             self._notify()
+
+    # -- the status file (`runtime_status`) -------------------------------------------------
+    def _read_facts(self, spark: Any) -> dict[str, Any]:
+        """App id, version and Spark UI address of a new session, for the status file."""
+        if self.status is None:
+            return {}
+        if self._connected:
+            version, app_id = self._remote_info
+            return {"app_id": app_id, "version": version, "ui_url": None}
+        try:
+            with jvmcalls.internal():
+                sc = spark.sparkContext
+                return {"app_id": sc.applicationId, "version": sc.version, "ui_url": sc.uiWebUrl}
+        except Exception:  # the JVM may die right away; the next report says so
+            return {}
+
+    def _report(self) -> None:
+        """Rewrite the status file with the session's state (no JVM call)."""
+        if self.status is None:
+            return
+        ready = self.state == "ready"
+        facts = self._facts if ready else {}
+        self.status.set_session(
+            {
+                "state": self.state,
+                "master": self.settings.remote or self.settings.master,
+                "app_id": facts.get("app_id"),
+                "version": facts.get("version"),
+                "ui_url": facts.get("ui_url"),
+                "error": self.describe_error() if self.state in {"failed", "dead"} else None,
+                "jvm_pid": self.jvm_pid if ready else None,
+            }
+        )
 
     def _build_remote(self) -> Any:
         import warnings

@@ -2,6 +2,7 @@
  * DOM helpers shared by the renderers and the status bar item: elements with
  * text (never markup) and links that only go where a link may go.
  */
+import { sparkUiHref } from './links';
 
 /**
  * A new element with an optional class and text.
@@ -22,18 +23,12 @@ export function el<K extends keyof HTMLElementTagNameMap>(
 }
 
 /**
- * `url` if a link may point there: `http(s)://…` or a path on this server
- * (`/…`, as the Spark UI proxied through Jupyter is); `null` otherwise. The
+ * The href of a Spark UI link from a kernel, or `null` when it must not be a
+ * link: `http(s)://…`, or this server's Spark UI proxy (see `links.ts`). The
  * payloads may come from a notebook someone else wrote.
  */
 export function safeHref(url: string | null | undefined): string | null {
-  if (typeof url !== 'string') {
-    return null;
-  }
-  if (/^https?:\/\/[^\s]+$/i.test(url) || /^\/(?![/\\])\S*$/.test(url)) {
-    return url;
-  }
-  return null;
+  return sparkUiHref(url);
 }
 
 /**

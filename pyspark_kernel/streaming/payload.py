@@ -96,6 +96,15 @@ def stream_payload(view: QueryView) -> dict[str, Any]:
     }
 
 
+def status_entry(view: QueryView) -> dict[str, Any]:
+    """What the kernel's status file (`runtime_status`) says about an active query: its
+    ``stream.v1`` payload without the display-only fields, and Spark's last progress."""
+    payload = stream_payload(view)
+    for key in ("history", "stop_code", "version"):
+        payload.pop(key)
+    return {**payload, "last_progress": view.progress}
+
+
 def stream_text(payload: dict[str, Any]) -> str:
     """A readable summary for frontends without the lab extension."""
     who = f"{payload['name']} ({payload['id'][:8]})" if payload["name"] else payload["id"][:8]

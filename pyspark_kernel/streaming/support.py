@@ -31,7 +31,7 @@ from .console import ConsoleSinkRouter
 from .display import MIN_INTERVAL, DisplayScheduler, _Update
 from .listener import KernelStreamListener
 from .origins import CellOrigins, WriterInfo, install_writer_hooks, same_path
-from .payload import QueryView, query_label, stream_payload, stream_text
+from .payload import QueryView, query_label, status_entry, stream_payload, stream_text
 from .stopping import stop_queries
 
 if TYPE_CHECKING:
@@ -307,6 +307,9 @@ class StreamingSupport:
 
     # -- output ----------------------------------------------------------------------------------
     def _publish(self, view: QueryView, final: bool = False) -> threading.Event:
+        status = self.host.session.status  # the kernel's status file, under a Jupyter server
+        if status is not None:
+            status.set_stream(view.run_id, None if final else status_entry(view))
         payload = stream_payload(view)
         data = {STREAM: payload, "text/plain": stream_text(payload)}
         sent = self.scheduler.submit(_Update(view.display_id, view.parent, data, final))

@@ -110,6 +110,22 @@ describe('progress renderer', () => {
     expect(percentDone(empty)).toBe(0);
   });
 
+  it('links to the Spark UI through the Jupyter server', async () => {
+    const prefix =
+      '/user/alice/pyspark-kernel/sparkui/0b3c3a5e-8d1f-4c1e-9d55-2f7c6a1e9a10';
+    const payload = fixtures.progressRunning();
+    payload.ui_url = prefix;
+    payload.jobs[0].url = `${prefix}/jobs/job/?id=3`;
+    const widget = await render<RenderedProgress>(
+      progressRendererFactory(),
+      payload
+    );
+    const job = widget.node.querySelector('a.pysk-job-link')!;
+    expect(job.getAttribute('href')).toBe(`${prefix}/jobs/job/?id=3`);
+    const ui = widget.node.querySelector('a.pysk-link')!;
+    expect(ui.getAttribute('href')).toBe(prefix);
+  });
+
   it('links only to http(s) URLs', async () => {
     const payload = fixtures.progressRunning();
     payload.jobs[0].url = 'javascript:alert(1)';

@@ -98,8 +98,12 @@ describe('status bar item', () => {
     item.setStatus(status);
     expect(link().hidden).toBe(false);
     expect(link().getAttribute('href')).toBe('http://127.0.0.1:4040');
-    item.setStatus({ ...status, ui_url: '/user/me/spark-ui/4040/' });
-    expect(link().getAttribute('href')).toBe('/user/me/spark-ui/4040/');
+    const proxied =
+      '/user/me/pyspark-kernel/sparkui/0b3c3a5e-8d1f-4c1e-9d55-2f7c6a1e9a10/';
+    item.setStatus({ ...status, ui_url: proxied });
+    expect(link().getAttribute('href')).toBe(proxied);
+    item.setStatus({ ...status, ui_url: '/user/me/api/contents' });
+    expect(link().hasAttribute('href')).toBe(false);
     item.setStatus({ ...status, ui_url: 'javascript:alert(1)' });
     expect(link().hidden).toBe(true);
     expect(link().hasAttribute('href')).toBe(false);
