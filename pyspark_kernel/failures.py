@@ -28,6 +28,7 @@ class ErrorDisplay:
         self.settings = settings
         self._current = current
         self.last_trace: str | None = None
+        self.shown: tuple[str, str] | None = None  # (ename, evalue) of the error last shown
 
     def __call__(
         self, shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None
@@ -35,6 +36,7 @@ class ErrorDisplay:
         self.last_trace = errors.full_trace(value)
         etype, value = self._explained(etype, value)
         message = errors.headline(value)
+        self.shown = (etype.__name__, message)
         stb = shell.InteractiveTB.structured_traceback(
             etype, value, errors.user_frames(tb), tb_offset
         )

@@ -34,6 +34,35 @@ class PySparkKernel(IPythonKernel):
         self.spark_extension = SparkExtension(self.shell)
         self.spark_extension.register()
 
+    async def do_execute(
+        self,
+        code: str,
+        silent: bool,
+        store_history: bool = True,
+        user_expressions: dict[str, Any] | None = None,
+        allow_stdin: bool = False,
+        *,
+        cell_meta: dict[str, Any] | None = None,
+        cell_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Execute as IPython does; a failing cell's reply names the error the cell shows
+        (``SparkDriverDied``, ``KeyboardInterrupt``...), as its error output does."""
+        ext = self.spark_extension
+        if ext is not None:
+            ext.errors.shown = None
+        reply: dict[str, Any] = await super().do_execute(
+            code,
+            silent,
+            store_history,
+            user_expressions,
+            allow_stdin,
+            cell_meta=cell_meta,
+            cell_id=cell_id,
+        )
+        if ext is not None and reply.get("status") == "error" and ext.errors.shown is not None:
+            reply["ename"], reply["evalue"] = ext.errors.shown
+        return reply
+
     async def do_complete(self, code: str, cursor_pos: int | None) -> Any:
         """Spark SQL completion in ``%%sql`` cells and ``spark.sql("...")`` strings; else
         as IPython does, with ``spark``/``sc`` bound if the session is up. Never waits for a

@@ -64,6 +64,7 @@ def test_cell_timeout_cancels_its_spark_jobs(kernel):
     try:
         run = kernel.run(LONG_JOB)
         assert run.status == "error" and run.error["ename"] == "CellTimeout"
+        assert run.reply["content"]["ename"] == "CellTimeout"  # the reply names it too
         assert "3 s limit" in run.error["evalue"]
         assert run.seconds < 20
         assert kernel.value("sc.statusTracker().getActiveJobsIds()") == []
@@ -81,6 +82,7 @@ def test_jvm_killed_during_a_job_and_between_cells(kernel):
     assert "at" in state
     assert run.status == "error"
     assert run.error["ename"] == "SparkDriverDied"
+    assert run.reply["content"]["ename"] == "SparkDriverDied"  # as papermill and runs read it
     assert "killed by signal 9" in run.error["evalue"]
     assert len("\n".join(run.error["traceback"])) < 4000
     assert kernel.value("spark.range(10).count()") == 10
