@@ -100,8 +100,8 @@ def status_entry(view: QueryView) -> dict[str, Any]:
     """What the kernel's status file (`runtime_status`) says about an active query: its
     ``stream.v1`` payload without the display-only fields, and Spark's last progress."""
     payload = stream_payload(view)
-    for key in ("history", "stop_code", "version"):
-        payload.pop(key)
+    for key in ("history", "version"):
+        del payload[key]
     return {**payload, "last_progress": view.progress}
 
 
