@@ -25,6 +25,11 @@ import type {
 } from './types';
 
 /**
+ * The most rows the kernel sends in one page.
+ */
+export const MAX_PAGE_ROWS = 1000;
+
+/**
  * A page of rows.
  */
 export interface IRowsPage {
@@ -259,7 +264,7 @@ export class TableRows {
   async sparkPage(query: IRowsQuery): Promise<IRowsPage | IRowsError> {
     const reply = await this.ask('page', {
       offset: query.offset,
-      limit: query.limit,
+      limit: Math.min(query.limit, MAX_PAGE_ROWS),
       sort: query.sort ? [this._sortKey(query.sort)] : [],
       filter: query.filters
     });
