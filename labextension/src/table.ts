@@ -12,6 +12,7 @@ import { readViewState } from './chart';
 import { ChartView } from './chartview';
 import { el } from './dom';
 import { exportResult, saveBlob } from './download';
+import { FilterBar } from './filters';
 import {
   CUT_MARK,
   formatBytes,
@@ -28,18 +29,10 @@ import {
 } from './format';
 import { profileBlock } from './profile';
 import { IRendererContext, RenderedPayload } from './rendered';
-import {
-  filterValue,
-  IRowsError,
-  IRowsPage,
-  IRowsQuery,
-  TableRows
-} from './rows';
+import { IRowsError, IRowsPage, IRowsQuery, TableRows } from './rows';
 import {
   CellValue,
   ExportFormat,
-  FILTER_OPS,
-  FilterOp,
   IFilter,
   IProfileReply,
   ITablePayload,
@@ -182,37 +175,6 @@ export function readTable(data: unknown): ITablePayload | null {
     streaming: !!p.streaming,
     result_id: typeof p.result_id === 'string' ? p.result_id : null
   };
-}
-
-/**
- * How each filter operator reads.
- */
-export const FILTER_LABELS: { [op in FilterOp]: string } = {
-  eq: '=',
-  ne: '\u2260',
-  lt: '<',
-  le: '\u2264',
-  gt: '>',
-  ge: '\u2265',
-  contains: 'contains',
-  starts_with: 'starts with',
-  is_null: 'is null',
-  not_null: 'is not null'
-};
-
-/**
- * A filter in words: `name contains "ap"`.
- */
-export function describeFilter(filter: IFilter): string {
-  const op = FILTER_LABELS[filter.op];
-  if (filter.op === 'is_null' || filter.op === 'not_null') {
-    return `${filter.column} ${op}`;
-  }
-  const value =
-    typeof filter.value === 'string'
-      ? JSON.stringify(filter.value)
-      : String(filter.value);
-  return `${filter.column} ${op} ${value}`;
 }
 
 /**
@@ -653,6 +615,7 @@ export class RenderedTable extends RenderedPayload<ITablePayload> {
   private _build(payload: ITablePayload): void {
     const node = this.node;
     this._headerCells = [];
+    this._filterBar = null;
     delete node.dataset.view;
     delete node.dataset.origin;
 
@@ -692,19 +655,13 @@ export class RenderedTable extends RenderedPayload<ITablePayload> {
         this._switch.appendChild(b);
       }
       toolbar.appendChild(this._switch);
-      this._filterButton = button('Filter', 'pysk-filter-toggle');
-      this._filterButton.setAttribute('aria-pressed', 'false');
-      this._filterButton.addEventListener('click', () => {
-        const bar = this._filterBar;
-        if (bar) {
-          bar.hidden = !bar.hidden;
-          this._filterButton!.setAttribute('aria-pressed', String(!bar.hidden));
-          if (!bar.hidden) {
-            bar.querySelector<HTMLInputElement>('.pysk-filter-value')?.focus();
-          }
-        }
+      this._filterBar = new FilterBar({
+        columns: payload.columns,
+        types: this._types,
+        onAdd: filter => this.addFilter(filter),
+        onRemove: index => this.removeFilter(index)
       });
-      toolbar.appendChild(this._filterButton);
+      toolbar.appendChild(this._filterBar.toggle);
       if (canAsk) {
         this._profileButton = button('Profile', 'pysk-profile-button');
         this._profileButton.title =
@@ -752,7 +709,7 @@ export class RenderedTable extends RenderedPayload<ITablePayload> {
     this._chartHost.hidden = true;
     node.appendChild(this._chartHost);
     if (!payload.streaming) {
-      this._tableHost.appendChild(this._buildFilterBar(payload));
+      this._tableHost.appendChild(this._filterBar!.node);
     }
     this._error = el('div', 'pysk-table-error pysk-error');
     this._error.setAttribute('role', 'alert');
@@ -817,78 +774,8 @@ export class RenderedTable extends RenderedPayload<ITablePayload> {
     }
   }
 
-  private _buildFilterBar(payload: ITablePayload): HTMLDivElement {
-    const bar = el('div', 'pysk-filters');
-    bar.hidden = true;
-    const column = el('select', 'pysk-select pysk-filter-column');
-    column.setAttribute('aria-label', 'column');
-    payload.columns.forEach((c, i) => {
-      const option = el('option', undefined, c.name);
-      option.value = String(i);
-      column.appendChild(option);
-    });
-    const op = el('select', 'pysk-select pysk-filter-op');
-    op.setAttribute('aria-label', 'operator');
-    for (const name of FILTER_OPS) {
-      const option = el('option', undefined, FILTER_LABELS[name]);
-      option.value = name;
-      op.appendChild(option);
-    }
-    const value = el('input', 'pysk-filter-value');
-    value.type = 'text';
-    value.placeholder = 'value';
-    value.setAttribute('aria-label', 'value');
-    const noValue = () => op.value === 'is_null' || op.value === 'not_null';
-    op.addEventListener('change', () => {
-      value.disabled = noValue();
-    });
-    const add = button('Add filter', 'pysk-filter-add');
-    const submit = () => {
-      const index = Number(column.value);
-      const filter: IFilter = {
-        column: payload.columns[index].name,
-        op: op.value as FilterOp
-      };
-      if (!noValue()) {
-        filter.value = filterValue(value.value, this._types[index]);
-      }
-      value.value = '';
-      this.addFilter(filter);
-    };
-    add.addEventListener('click', submit);
-    value.addEventListener('keydown', (event: KeyboardEvent) => {
-      if (event.key === 'Enter') {
-        event.preventDefault();
-        submit();
-      }
-    });
-    this._chips = el('span', 'pysk-filter-chips');
-    bar.append(column, op, value, add, this._chips);
-    this._filterBar = bar;
-    return bar;
-  }
-
   private _renderFilters(): void {
-    const chips = this._chips;
-    if (!chips) {
-      return;
-    }
-    chips.textContent = '';
-    this._filters.forEach((filter, index) => {
-      const chip = el('span', 'pysk-chip', describeFilter(filter));
-      const remove = button('\u00d7', 'pysk-chip-remove');
-      remove.setAttribute(
-        'aria-label',
-        `remove filter ${describeFilter(filter)}`
-      );
-      remove.addEventListener('click', () => this.removeFilter(index));
-      chip.appendChild(remove);
-      chips.appendChild(chip);
-    });
-    if (this._filterButton) {
-      const n = this._filters.length;
-      this._filterButton.textContent = n ? `Filter (${n})` : 'Filter';
-    }
+    this._filterBar?.setFilters(this._filters);
   }
 
   private _copyButton(label: string, delimiter: ',' | '\t'): HTMLButtonElement {
@@ -1094,9 +981,7 @@ export class RenderedTable extends RenderedPayload<ITablePayload> {
   private _switch: HTMLSpanElement | null = null;
   private _tableHost: HTMLDivElement | null = null;
   private _chartHost: HTMLDivElement | null = null;
-  private _filterBar: HTMLDivElement | null = null;
-  private _filterButton: HTMLButtonElement | null = null;
-  private _chips: HTMLSpanElement | null = null;
+  private _filterBar: FilterBar | null = null;
   private _profileButton: HTMLButtonElement | null = null;
   private _download: HTMLSelectElement | null = null;
   private _downloadBox: HTMLDivElement | null = null;

@@ -1,4 +1,5 @@
 import { ChunkAssembler } from '../download';
+import { describeFilter, FilterBar } from '../filters';
 import { formatBytes, nextSort, parseSparkType } from '../format';
 import { formatShare, formatStat, histogram, profileBlock } from '../profile';
 import { filterValue, matchesFilter, TableRows } from '../rows';
@@ -62,6 +63,53 @@ describe('filters on saved rows', () => {
     expect(filterValue('ten', t('bigint'))).toBe('ten');
     expect(filterValue('TRUE', t('boolean'))).toBe(true);
     expect(filterValue('10', t('string'))).toBe('10');
+  });
+});
+
+describe('the filter bar', () => {
+  it('makes typed filters and shows them as chips', () => {
+    const added: unknown[] = [];
+    const removed: number[] = [];
+    const bar = new FilterBar({
+      columns: fixtures.tableBasic().columns,
+      types: fixtures.tableBasic().columns.map(c => t(c.type)),
+      onAdd: f => added.push(f),
+      onRemove: i => removed.push(i)
+    });
+    bar.toggle.click();
+    expect(bar.node.hidden).toBe(false);
+    expect(bar.toggle.getAttribute('aria-pressed')).toBe('true');
+    const column = bar.node.querySelector(
+      '.pysk-filter-column'
+    ) as HTMLSelectElement;
+    const op = bar.node.querySelector('.pysk-filter-op') as HTMLSelectElement;
+    const value = bar.node.querySelector(
+      '.pysk-filter-value'
+    ) as HTMLInputElement;
+    column.value = '2';
+    op.value = 'gt';
+    value.value = '1.25';
+    value.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' }));
+    column.value = '1';
+    op.value = 'is_null';
+    op.dispatchEvent(new Event('change'));
+    expect(value.disabled).toBe(true);
+    (bar.node.querySelector('.pysk-filter-add') as HTMLElement).click();
+    expect(added).toEqual([
+      { column: 'price', op: 'gt', value: 1.25 },
+      { column: 'name', op: 'is_null' }
+    ]);
+    bar.setFilters(added as any);
+    expect(bar.toggle.textContent).toBe('Filter (2)');
+    expect(texts(bar.node.querySelectorAll('.pysk-chip'))).toEqual([
+      'price > 1.25\u00d7',
+      'name is null\u00d7'
+    ]);
+    (bar.node.querySelectorAll('.pysk-chip-remove')[1] as HTMLElement).click();
+    expect(removed).toEqual([1]);
+    expect(describeFilter({ column: 'n', op: 'contains', value: 'a"b' })).toBe(
+      'n contains "a\\"b"'
+    );
   });
 });
 
