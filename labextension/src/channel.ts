@@ -10,6 +10,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import {
   CHANNEL_TARGET,
+  ICatalog,
   IChannelMessage,
   ISparkStatus,
   IStreamPayload
@@ -38,6 +39,22 @@ export interface ISparkChannelOptions {
   sessionContext: ChannelSession;
   /** Milliseconds to wait for a reply; read at each request. */
   timeoutMs: () => number;
+}
+
+/**
+ * Options of one request.
+ */
+export interface IRequestOptions {
+  /**
+   * Milliseconds to wait for the reply (default: the channel's timeout); the
+   * wait starts again at each intermediate message.
+   */
+  timeoutMs?: number;
+  /**
+   * Called with each intermediate message of the request (same `op` and
+   * `id`, no `ok`: the chunks of an `export`) and its binary buffers.
+   */
+  onPart?: (part: { [field: string]: unknown }, buffers: DataView[]) => void;
 }
 
 /**
@@ -92,6 +109,20 @@ export class SparkChannel implements IDisposable {
   }
 
   /**
+   * The catalog of the last `catalog` push or reply; `null` until one came.
+   */
+  get catalog(): ICatalog | null {
+    return this._catalog;
+  }
+
+  /**
+   * Emitted with the new catalog (or `null` when the channel closed).
+   */
+  get catalogChanged(): ISignal<this, ICatalog | null> {
+    return this._catalogChanged;
+  }
+
+  /**
    * The queries of the last `streams` push or reply, by `run_id`.
    */
   get streams(): ReadonlyMap<string, IStreamPayload> {
@@ -131,7 +162,8 @@ export class SparkChannel implements IDisposable {
    */
   request(
     op: string,
-    args: { [name: string]: unknown } = {}
+    args: { [name: string]: unknown } = {},
+    options: IRequestOptions = {}
   ): Promise<IChannelMessage> {
     const id = `r${++this._lastId}`;
     const failed = (error: string): IChannelMessage => ({
@@ -145,16 +177,23 @@ export class SparkChannel implements IDisposable {
       return Promise.resolve(failed('the kernel channel is not open'));
     }
     return new Promise<IChannelMessage>(resolve => {
-      const timeoutMs = this._timeoutMs();
-      const timer = setTimeout(() => {
-        this._pending.delete(id);
-        resolve(
-          failed(
-            `no reply from the kernel in ${Math.round(timeoutMs / 1000)} s`
-          )
-        );
-      }, timeoutMs);
-      this._pending.set(id, { op, resolve, timer });
+      const timeoutMs = options.timeoutMs ?? this._timeoutMs();
+      const expire = () =>
+        setTimeout(() => {
+          this._pending.delete(id);
+          resolve(
+            failed(
+              `no reply from the kernel in ${Math.round(timeoutMs / 1000)} s`
+            )
+          );
+        }, timeoutMs);
+      this._pending.set(id, {
+        op,
+        resolve,
+        timer: expire(),
+        restart: expire,
+        onPart: options.onPart
+      });
       try {
         comm.send({ ...args, op, id });
       } catch (reason) {
@@ -231,6 +270,10 @@ export class SparkChannel implements IDisposable {
     if (this._streams.size > 0) {
       this._streams = new Map();
       this._streamsChanged.emit(this._streams);
+    }
+    if (this._catalog !== null) {
+      this._catalog = null;
+      this._catalogChanged.emit(null);
     }
   }
 
@@ -309,7 +352,9 @@ export class SparkChannel implements IDisposable {
     }
     const data = msg.content.data as unknown;
     if (!isChannelMessage(data)) {
-      console.warn('pyspark-kernel-lab: unreadable channel message', data);
+      if (!this._part(data, msg.buffers)) {
+        console.warn('pyspark-kernel-lab: unreadable channel message', data);
+      }
       return;
     }
     this._answered = true;
@@ -322,7 +367,41 @@ export class SparkChannel implements IDisposable {
   }
 
   /**
-   * Keep what a `status` or `streams` message says.
+   * Hand an intermediate message (the request's `op` and `id`, no `ok`) to
+   * its request; false if no pending request wants it.
+   */
+  private _part(
+    data: unknown,
+    buffers: KernelMessage.ICommMsgMsg['buffers']
+  ): boolean {
+    if (!data || typeof data !== 'object' || Array.isArray(data)) {
+      return false;
+    }
+    const part = data as { [field: string]: unknown };
+    const pending =
+      typeof part.id === 'string' ? this._pending.get(part.id) : undefined;
+    if (!pending || pending.op !== part.op || 'ok' in part) {
+      return false;
+    }
+    clearTimeout(pending.timer);
+    pending.timer = pending.restart();
+    const views = (buffers ?? []).map(b =>
+      b instanceof DataView
+        ? b
+        : ArrayBuffer.isView(b)
+          ? new DataView(b.buffer, b.byteOffset, b.byteLength)
+          : new DataView(b)
+    );
+    try {
+      pending.onPart?.(part, views);
+    } catch (reason) {
+      console.warn('pyspark-kernel-lab: a request part failed', reason);
+    }
+    return true;
+  }
+
+  /**
+   * Keep what a `status`, `streams` or `catalog` message says.
    */
   private _take(message: IChannelMessage): void {
     const status = message.op === 'status' ? readStatus(message.status) : null;
@@ -338,6 +417,9 @@ export class SparkChannel implements IDisposable {
       }
       this._streams = streams;
       this._streamsChanged.emit(streams);
+    } else if (message.op === 'catalog' && isCatalog(message.catalog)) {
+      this._catalog = message.catalog;
+      this._catalogChanged.emit(message.catalog);
     }
   }
 
@@ -420,10 +502,14 @@ export class SparkChannel implements IDisposable {
       op: string;
       resolve: (reply: IChannelMessage) => void;
       timer: ReturnType<typeof setTimeout>;
+      restart: () => ReturnType<typeof setTimeout>;
+      onPart?: IRequestOptions['onPart'];
     }
   >();
   private _status: ISparkStatus | null = null;
   private _streams: Map<string, IStreamPayload> = new Map();
+  private _catalog: ICatalog | null = null;
+  private _catalogChanged = new Signal<this, ICatalog | null>(this);
   private _disposed = false;
   private _statusChanged = new Signal<this, ISparkStatus | null>(this);
   private _streamsChanged = new Signal<
@@ -454,4 +540,20 @@ export function readStatus(value: unknown): ISparkStatus | null {
     version: text(v.version),
     error: text(v.error)
   };
+}
+
+/**
+ * Whether `value` is a catalog listing (the fields the data browser reads).
+ */
+export function isCatalog(value: unknown): value is ICatalog {
+  if (!value || typeof value !== 'object') {
+    return false;
+  }
+  const c = value as { [key: string]: unknown };
+  return (
+    Array.isArray(c.databases) &&
+    Array.isArray(c.temp_views) &&
+    Array.isArray(c.global_views) &&
+    Array.isArray(c.dataframes)
+  );
 }

@@ -133,6 +133,23 @@ export function isNumericType(type: SparkType): boolean {
 }
 
 /**
+ * A byte count for people: `512 B`, `1.5 KiB`, `12 MiB`.
+ */
+export function formatBytes(n: number): string {
+  if (n < 1024) {
+    return `${n} B`;
+  }
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/**
  * Format a float/double the way Spark and Python show it: `-2.0`, not `-2`.
  */
 export function formatFractional(value: number): string {
@@ -217,7 +234,7 @@ function formatMap(
 /**
  * Sort key of a numeric value: NaN sorts above +Infinity, as in Spark.
  */
-function numericKey(value: CellValue): number | null {
+export function numericKey(value: CellValue): number | null {
   if (typeof value === 'number') {
     return value;
   }
@@ -234,7 +251,10 @@ function numericKey(value: CellValue): number | null {
   return null;
 }
 
-function compareNumbers(a: number, b: number): number {
+/**
+ * Compare two numbers, NaN above everything.
+ */
+export function compareNumbers(a: number, b: number): number {
   const aNaN = Number.isNaN(a);
   const bNaN = Number.isNaN(b);
   if (aNaN || bNaN) {
@@ -251,6 +271,32 @@ function compareText(a: string, b: string): number {
  * Sort direction of a column.
  */
 export type SortDirection = 'ascending' | 'descending';
+
+/**
+ * How a table is sorted: by one column, or not at all (`null`: the order of
+ * the result).
+ */
+export interface ISortState {
+  column: number;
+  direction: SortDirection;
+}
+
+/**
+ * The sort after a click on a column's header: ascending, then descending,
+ * then back to the result's own order.
+ */
+export function nextSort(
+  current: ISortState | null,
+  column: number
+): ISortState | null {
+  if (!current || current.column !== column) {
+    return { column, direction: 'ascending' };
+  }
+  if (current.direction === 'ascending') {
+    return { column, direction: 'descending' };
+  }
+  return null;
+}
 
 /**
  * The order of `rows` sorted by one column: stable, nulls last in both

@@ -35,7 +35,7 @@ export class NotebookChannels implements DocumentRegistry.IWidgetExtension<
         timeoutMs: () => settings.current.requestTimeoutMs
       });
       const rendermime = panel.content.rendermime;
-      const factories = rendererFactories({ channel, settings });
+      const factories = rendererFactories({ channel, settings, rendermime });
       for (const factory of factories) {
         rendermime.addFactory(factory, RENDERER_RANK);
       }

@@ -10,6 +10,15 @@ import { el } from './dom';
 import { DEFAULT_SETTINGS, ILabSettings, LabSettings } from './settings';
 
 /**
+ * The part of a rendermime registry a renderer uses to show another mime
+ * type (a chart through JupyterLab's Vega-Lite renderer).
+ */
+export interface IRendererRegistry {
+  getFactory(mimeType: string): IRenderMime.IRendererFactory | undefined;
+  createRenderer(mimeType: string): IRenderMime.IRenderer;
+}
+
+/**
  * What a renderer gets besides JupyterLab's renderer options.
  */
 export interface IRendererContext {
@@ -19,6 +28,11 @@ export interface IRendererContext {
    */
   channel?: SparkChannel | null;
   settings?: LabSettings | null;
+  /**
+   * The rendermime registry of the notebook (or of the application), for
+   * the mime types other renderers show.
+   */
+  rendermime?: IRendererRegistry | null;
 }
 
 /**
@@ -41,6 +55,7 @@ export abstract class RenderedPayload<T>
     super();
     this.mimeType = options.mimeType;
     this.channel = context.channel ?? null;
+    this.rendermime = context.rendermime ?? null;
     this._settings = context.settings ?? null;
     this._noun = noun;
     this.addClass(className);
@@ -56,6 +71,11 @@ export abstract class RenderedPayload<T>
    * The channel of the notebook, if any.
    */
   readonly channel: SparkChannel | null;
+
+  /**
+   * The registry to render other mime types with, if any.
+   */
+  readonly rendermime: IRendererRegistry | null;
 
   /**
    * The user's settings now.

@@ -12,6 +12,10 @@ export interface ILabSettings {
   pageSize: number;
   /** Milliseconds to wait for the kernel to answer a channel request. */
   requestTimeoutMs: number;
+  /** Milliseconds to wait for Spark's work on a whole result. */
+  resultTimeoutMs: number;
+  /** At most this many x values in a chart. */
+  chartGroups: number;
   /** Whether the status bar shows the Spark session of the notebook. */
   statusBar: boolean;
 }
@@ -22,12 +26,15 @@ export interface ILabSettings {
 export const DEFAULT_SETTINGS: Readonly<ILabSettings> = {
   pageSize: 50,
   requestTimeoutMs: 30_000,
+  resultTimeoutMs: 300_000,
+  chartGroups: 50,
   statusBar: true
 };
 
 /**
- * Read composite settings (`pageSize`, `requestTimeout` in seconds,
- * `statusBar`); a missing or out-of-range value falls back to its default.
+ * Read composite settings (`pageSize`, `requestTimeout` and `resultTimeout`
+ * in seconds, `chartGroups`, `statusBar`); a missing or out-of-range value
+ * falls back to its default.
  */
 export function readSettings(composite: unknown): ILabSettings {
   const c = (composite && typeof composite === 'object' ? composite : {}) as {
@@ -40,15 +47,17 @@ export function readSettings(composite: unknown): ILabSettings {
     value <= max
       ? value
       : null;
-  const timeout =
-    typeof c.requestTimeout === 'number' &&
-    c.requestTimeout >= 1 &&
-    c.requestTimeout <= 600
-      ? Math.round(c.requestTimeout * 1000)
+  const seconds = (value: unknown, max: number) =>
+    typeof value === 'number' && value >= 1 && value <= max
+      ? Math.round(value * 1000)
       : null;
   return {
     pageSize: int(c.pageSize, 1, 10_000) ?? DEFAULT_SETTINGS.pageSize,
-    requestTimeoutMs: timeout ?? DEFAULT_SETTINGS.requestTimeoutMs,
+    requestTimeoutMs:
+      seconds(c.requestTimeout, 600) ?? DEFAULT_SETTINGS.requestTimeoutMs,
+    resultTimeoutMs:
+      seconds(c.resultTimeout, 3600) ?? DEFAULT_SETTINGS.resultTimeoutMs,
+    chartGroups: int(c.chartGroups, 1, 500) ?? DEFAULT_SETTINGS.chartGroups,
     statusBar:
       typeof c.statusBar === 'boolean'
         ? c.statusBar

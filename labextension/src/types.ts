@@ -324,3 +324,232 @@ export interface ICatalogMessage extends IChannelMessage {
   table?: string;
   columns?: ICatalogColumn[];
 }
+
+/**
+ * One sort key of a `page` request.
+ */
+export interface ISortKey {
+  column: string;
+  descending: boolean;
+}
+
+/**
+ * Operators of a `page` filter.
+ */
+export type FilterOp =
+  | 'eq'
+  | 'ne'
+  | 'lt'
+  | 'le'
+  | 'gt'
+  | 'ge'
+  | 'contains'
+  | 'starts_with'
+  | 'is_null'
+  | 'not_null';
+
+/**
+ * The filter operators, in the order docs/channel.md lists them.
+ */
+export const FILTER_OPS: ReadonlyArray<FilterOp> = [
+  'eq',
+  'ne',
+  'lt',
+  'le',
+  'gt',
+  'ge',
+  'contains',
+  'starts_with',
+  'is_null',
+  'not_null'
+];
+
+/**
+ * One filter of a `page` request (filters are ANDed); `value` is unused by
+ * `is_null` and `not_null`.
+ */
+export interface IFilter {
+  column: string;
+  op: FilterOp;
+  value?: string | number | boolean | null;
+}
+
+/**
+ * `page` reply: rows `offset .. offset + limit` of the whole result,
+ * filtered and sorted by Spark, encoded as in the table payload.
+ */
+export interface IPageReply extends IChannelMessage {
+  op: 'page';
+  result_id: string;
+  columns: IColumn[];
+  rows: CellValue[][];
+  cut: [number, number][];
+  offset: number;
+  limit: number;
+  has_more: boolean;
+}
+
+/**
+ * Kinds of chart.
+ */
+export type ChartKind = 'bar' | 'line' | 'area' | 'scatter' | 'pie';
+
+/**
+ * The chart kinds, in the order docs/channel.md lists them.
+ */
+export const CHART_KINDS: ReadonlyArray<ChartKind> = [
+  'bar',
+  'line',
+  'area',
+  'scatter',
+  'pie'
+];
+
+/**
+ * Aggregations of a chart's y column.
+ */
+export type ChartAgg = 'sum' | 'avg' | 'count' | 'min' | 'max';
+
+/**
+ * The aggregations, in the order docs/channel.md lists them.
+ */
+export const CHART_AGGS: ReadonlyArray<ChartAgg> = [
+  'sum',
+  'avg',
+  'count',
+  'min',
+  'max'
+];
+
+/**
+ * What a chart shows: `agg(y)` per `x` (and `color`).
+ */
+export interface IChartSettings {
+  kind: ChartKind;
+  x: string;
+  /** `null` for `count`. */
+  y: string | null;
+  agg: ChartAgg;
+  color: string | null;
+}
+
+/**
+ * One aggregated point of a chart.
+ */
+export interface IChartPoint {
+  x: CellValue;
+  value: CellValue;
+  /** Set when the chart has a colour column. */
+  color?: CellValue;
+}
+
+/**
+ * The points of a chart and what they were computed over: the `chart` of a
+ * `chart` reply.
+ */
+export interface IChartData extends IChartSettings {
+  rows: IChartPoint[];
+  /** How many x values the result has. */
+  groups: number;
+  shown_groups: number;
+  /** The groups past `shown_groups` are summed up as one named `other`. */
+  other: boolean;
+  computed_over: string;
+}
+
+/**
+ * `chart` reply.
+ */
+export interface IChartReply extends IChannelMessage {
+  op: 'chart';
+  result_id: string;
+  chart: IChartData;
+}
+
+/**
+ * One bin of a profile's histogram.
+ */
+export interface IHistogramBin {
+  start: number;
+  end: number;
+  count: number;
+}
+
+/**
+ * The profile of one column; `min`, `max` for numbers, dates and timestamps,
+ * `mean` and `histogram` for numbers, `top` for strings and booleans.
+ */
+export interface IColumnProfile {
+  name: string;
+  type: string;
+  /** Non-null values. */
+  count: number;
+  null_share: number;
+  /** Approximate; `null` for nested and binary columns. */
+  distinct: number | null;
+  min?: CellValue;
+  max?: CellValue;
+  mean?: number | null;
+  histogram?: IHistogramBin[];
+  top?: { value: CellValue; count: number }[];
+}
+
+/**
+ * `profile` reply.
+ */
+export interface IProfileReply extends IChannelMessage {
+  op: 'profile';
+  result_id: string;
+  profile: { rows: number; columns: IColumnProfile[] };
+}
+
+/**
+ * Formats of an export.
+ */
+export type ExportFormat = 'csv' | 'parquet';
+
+/**
+ * One chunk of an `export`, carrying one binary buffer: a message with the
+ * request's `op` and `id` and no `ok` field.
+ */
+export interface IExportChunk {
+  op: 'export';
+  id: string | number;
+  chunk: number;
+  chunks: number;
+  /** Bytes of the whole file. */
+  size: number;
+}
+
+/**
+ * `export` reply, after the last chunk.
+ */
+export interface IExportReply extends IChannelMessage {
+  op: 'export';
+  result_id: string;
+  file_name: string;
+  format: ExportFormat;
+  size: number;
+  chunks: number;
+}
+
+/**
+ * What a table output remembers in its metadata (under the table mime type):
+ * the view shown and the chart chosen with its points, so that it shows
+ * again when the notebook is opened without a kernel.
+ */
+export interface ITableViewState {
+  view: 'table' | 'chart';
+  chart: ISavedChart | null;
+}
+
+/**
+ * A chart as saved with the notebook.
+ */
+export interface ISavedChart {
+  /** The points; their settings are the chart's settings. */
+  data: IChartData;
+  /** Who aggregated: Spark over the whole result, or the frontend over the
+   * rows of a preview that held the whole result. */
+  source: 'spark' | 'rows';
+}

@@ -180,7 +180,9 @@ def test_export_sends_the_whole_result_in_chunks(kernel, comm, fmt, tmp_path):
         timeout=300,
     )
     assert reply["ok"] is True and reply["file_name"] == f"export_me.{fmt}", reply
+    assert set(reply) == set(fixture("export_reply.json"))
     chunks = [d for d in comm.received[since:] if d.get("id") == f"x-{fmt}" and "chunk" in d]
+    assert {key for key in chunks[0] if key != "__buffers__"} == set(fixture("export_chunk.json"))
     assert [c["chunk"] for c in chunks] == list(range(reply["chunks"]))
     data = b"".join(c["__buffers__"][0] for c in chunks)
     assert len(data) == reply["size"]

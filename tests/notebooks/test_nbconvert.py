@@ -3,7 +3,9 @@
 The bundled notebooks themselves run once, under nbval (``tests/demo/test_demo.py``).
 """
 
+import base64
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -64,18 +66,41 @@ def test_the_error_output_is_in_the_notebook_and_later_cells_did_not_run():
     assert record["detected_variable_name"] == "df"
 
 
-def test_html_export_holds_the_three_detected_tables(tmp_path):
+@pytest.fixture(scope="module")
+def html_export(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One notebook run and exported to HTML by ``jupyter nbconvert --execute``: the
+    three detected results, then a ``%%sql --chart``."""
     nb = notebook(
         "a = spark.createDataFrame([(1, '<b>x</b>')], 'n int, s string')",
         "a.createOrReplaceTempView('a_view')",
         "spark.range(2).write.parquet(f'{OUTPUT_DIR}/result.parquet')",
+        "%%sql --chart bar -x k -y n\nSELECT id % 3 AS k, count(*) AS n FROM range(30) GROUP BY k",
     )
-    path = tmp_path / "rules.ipynb"
+    folder = tmp_path_factory.mktemp("html")
+    path = folder / "rules.ipynb"
     nbformat.write(nb, path)
     done = nbconvert(path, "--to", "html", "--output", "rules.html")
     assert done.returncode == 0, done.stderr
-    html = (tmp_path / "rules.html").read_text()
+    return (folder / "rules.html").read_text()
+
+
+def test_html_export_holds_the_three_detected_tables(html_export):
+    html = html_export
     captions = re.findall(r"<caption[^>]*>(.*?)</caption>", html)
     assert [c.split(":")[0].split(" ")[0] for c in captions] == ["DataFrame", "View", "Parquet"]
     assert "DataFrame a: 1 row" in captions[0] and "View a_view: 1 row" in captions[1]
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+
+
+def test_html_export_shows_a_sql_chart_as_an_image(html_export):
+    """The chart's static PNG (vl-convert) is what nbconvert's HTML shows of it."""
+    cells = html_export.split('class="jp-Cell ')[1:]
+    assert len(cells) == 4
+    images = [
+        re.findall(r'<img[^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', c) for c in cells
+    ]
+    assert [len(i) for i in images] == [0, 0, 0, 1], cells[-1][-2000:]
+    png = base64.b64decode(images[-1][0])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert width >= 300 and height >= 200, (width, height)

@@ -344,4 +344,72 @@ describe('SparkChannel', () => {
     kernel.comm.receive(channelFixtures.statusPushStarting());
     expect(channel.status).toBeNull();
   });
+
+  it('hands the parts of a chunked reply to their request, with buffers', async () => {
+    jest.useFakeTimers();
+    const kernel = new FakeKernel();
+    const { channel } = connect(kernel, 60_000);
+    await flush();
+    answerOpen(
+      kernel,
+      channelFixtures.statusReply(),
+      channelFixtures.streamsPush()
+    );
+    const parts: [number, number[]][] = [];
+    const reply = channel.request(
+      'export',
+      { result_id: 'r1', format: 'csv' },
+      {
+        timeoutMs: 2000,
+        onPart: (part, buffers) =>
+          parts.push([part.chunk as number, buffers.map(b => b.byteLength)])
+      }
+    );
+    const id = kernel.comm.last.id;
+    const chunk = channelFixtures.exportChunk();
+    // Each part starts the wait again.
+    jest.advanceTimersByTime(1500);
+    kernel.comm.receiveWith({ ...chunk, id }, [
+      new DataView(new ArrayBuffer(3))
+    ]);
+    jest.advanceTimersByTime(1500);
+    kernel.comm.receiveWith({ ...chunk, id, chunk: 1 }, [
+      new Uint8Array(5) as any
+    ]);
+    jest.advanceTimersByTime(1500);
+    // A part of another request is not this one's.
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+    kernel.comm.receiveWith({ ...chunk, id: 'other' }, []);
+    expect(warn).toHaveBeenCalledTimes(1);
+    warn.mockRestore();
+    kernel.comm.receive({ ...channelFixtures.exportReply(), id });
+    expect(await reply).toMatchObject({ ok: true, file_name: 'sales.csv' });
+    expect(parts).toEqual([
+      [0, [3]],
+      [1, [5]]
+    ]);
+  });
+
+  it('keeps the catalog of the last push, until the channel closes', async () => {
+    const kernel = new FakeKernel();
+    const channel = await opened(kernel);
+    const seen: unknown[] = [];
+    channel.catalogChanged.connect((_, catalog) => seen.push(catalog));
+    const push = { ...channelFixtures.catalogReply(), push: true };
+    delete (push as any).id;
+    kernel.comm.receive(push);
+    expect(channel.catalog).toEqual(push.catalog);
+    // A table's columns are no catalog.
+    kernel.comm.receive({
+      op: 'catalog',
+      id: 'x',
+      ok: true,
+      table: 't',
+      columns: []
+    });
+    expect(seen).toEqual([push.catalog]);
+    kernel.setStatus('restarting');
+    expect(channel.catalog).toBeNull();
+    expect(seen).toEqual([push.catalog, null]);
+  });
 });

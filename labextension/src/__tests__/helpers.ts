@@ -6,7 +6,13 @@ import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
 import catalogReply from '../../../tests/fixtures/channel/catalog_reply.json';
+import chartReply from '../../../tests/fixtures/channel/chart_reply.json';
 import errorUnknownOp from '../../../tests/fixtures/channel/error_unknown_op.json';
+import exportChunk from '../../../tests/fixtures/channel/export_chunk.json';
+import exportReply from '../../../tests/fixtures/channel/export_reply.json';
+import pageReply from '../../../tests/fixtures/channel/page_reply.json';
+import pageRequest from '../../../tests/fixtures/channel/page_request.json';
+import profileReply from '../../../tests/fixtures/channel/profile_reply.json';
 import statusPushStarting from '../../../tests/fixtures/channel/status_push_starting.json';
 import statusReply from '../../../tests/fixtures/channel/status_reply.json';
 import stopStreamError from '../../../tests/fixtures/channel/stop_stream_error.json';
@@ -24,6 +30,11 @@ import type {
   ICatalogMessage,
   IChannelMessage,
   IChannelRequest,
+  IChartReply,
+  IExportChunk,
+  IExportReply,
+  IPageReply,
+  IProfileReply,
   IProgressPayload,
   IStatusMessage,
   IStopStreamReply,
@@ -50,7 +61,13 @@ export const fixtures = {
  */
 export const channelFixtures = {
   catalogReply: () => clone<ICatalogMessage>(catalogReply),
+  chartReply: () => clone<IChartReply>(chartReply),
   errorUnknownOp: () => clone<IChannelMessage>(errorUnknownOp),
+  exportChunk: () => clone<IExportChunk>(exportChunk),
+  exportReply: () => clone<IExportReply>(exportReply),
+  pageReply: () => clone<IPageReply>(pageReply),
+  pageRequest: () => clone<IChannelRequest>(pageRequest),
+  profileReply: () => clone<IProfileReply>(profileReply),
   statusPushStarting: () => clone<IStatusMessage>(statusPushStarting),
   statusReply: () => clone<IStatusMessage>(statusReply),
   stopStreamError: () => clone<IStopStreamReply>(stopStreamError),
@@ -77,6 +94,54 @@ export function mimeModel(
     metadata: {},
     setData: () => undefined
   };
+}
+
+/**
+ * A mime model that keeps what `setData` sets, as an output model does, and
+ * calls `onSet` afterwards (JupyterLab renders the output again then).
+ */
+export class SavingModel implements IRenderMime.IMimeModel {
+  constructor(
+    mimeType: string,
+    payload: unknown,
+    readonly trusted = false,
+    metadata: { [key: string]: any } = {}
+  ) {
+    this.data = { [mimeType]: payload as any };
+    this.metadata = metadata;
+  }
+
+  data: { [key: string]: any };
+  metadata: { [key: string]: any };
+  saved: IRenderMime.IMimeModel.ISetDataOptions[] = [];
+  onSet: (() => void) | null = null;
+
+  setData(options: IRenderMime.IMimeModel.ISetDataOptions): void {
+    this.saved.push(JSON.parse(JSON.stringify(options)));
+    if (options.data) {
+      this.data = { ...options.data };
+    }
+    if (options.metadata) {
+      this.metadata = JSON.parse(JSON.stringify(options.metadata));
+    }
+    this.onSet?.();
+  }
+}
+
+/**
+ * Attach a renderer made by `factory` and render `model` with it.
+ */
+export async function renderWith<T extends IRenderMime.IRenderer>(
+  factory: IRenderMime.IRendererFactory,
+  model: IRenderMime.IMimeModel
+): Promise<T> {
+  const renderer = factory.createRenderer({
+    mimeType: factory.mimeTypes[0]
+  } as IRenderMime.IRendererOptions) as T;
+  Widget.attach(renderer, document.body);
+  attached.push(renderer);
+  await renderer.renderModel(model);
+  return renderer;
 }
 
 const attached: Widget[] = [];

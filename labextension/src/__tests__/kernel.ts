@@ -6,7 +6,7 @@
  */
 import { Signal } from '@lumino/signaling';
 
-import type { ChannelSession } from '../channel';
+import { ChannelSession, SparkChannel } from '../channel';
 import type { IChannelMessage } from '../types';
 
 /**
@@ -52,6 +52,13 @@ export class FakeComm {
    */
   receive(data: IChannelMessage | unknown): void {
     this.onMsg?.({ content: { comm_id: this.commId, data } });
+  }
+
+  /**
+   * The kernel sends `data` with binary buffers.
+   */
+  receiveWith(data: unknown, buffers?: DataView[]): void {
+    this.onMsg?.({ content: { comm_id: this.commId, data }, buffers });
   }
 
   /**
@@ -187,4 +194,43 @@ export function answerOpen(
 ): void {
   kernel.comm.receive(status);
   kernel.comm.receive(streams);
+}
+
+/**
+ * A channel to a pyspark kernel, open (the kernel answered with its pushes).
+ */
+export async function openChannel(
+  timeoutMs = 1000
+): Promise<{ channel: SparkChannel; kernel: FakeKernel }> {
+  const kernel = new FakeKernel();
+  const session = new FakeSession(kernel);
+  const channel = new SparkChannel({
+    sessionContext: session.context,
+    timeoutMs: () => timeoutMs
+  });
+  await flush();
+  kernel.comm.receive({
+    op: 'status',
+    push: true,
+    ok: true,
+    status: { state: 'ready', master: 'local[*]' }
+  });
+  kernel.comm.receive({ op: 'streams', push: true, ok: true, queries: [] });
+  return { channel, kernel };
+}
+
+/**
+ * The kernel answers the last request with `reply` (its id set), after the
+ * request was sent.
+ */
+export async function answer(
+  kernel: FakeKernel,
+  reply: { [key: string]: unknown },
+  buffers?: DataView[]
+): Promise<{ [key: string]: any }> {
+  await flush();
+  const request = kernel.comm.last;
+  kernel.comm.receiveWith({ ...reply, id: request.id }, buffers);
+  await flush();
+  return request;
 }

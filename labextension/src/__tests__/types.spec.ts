@@ -3,7 +3,16 @@ import * as path from 'path';
 
 import { isChannelMessage, readStatus } from '../channel';
 import {
+  CHART_AGGS,
+  CHART_KINDS,
+  FILTER_OPS,
   ICatalog,
+  IChartData,
+  IChartReply,
+  IColumnProfile,
+  IExportChunk,
+  IExportReply,
+  IPageReply,
   IProgressPayload,
   IStreamPayload,
   ITablePayload,
@@ -65,6 +74,62 @@ const CATALOG: Fields<ICatalog> = {
   dataframes: true
 };
 
+const REPLY = { op: true, id: true, ok: true } as const;
+const PAGE: Fields<Omit<IPageReply, 'push' | 'error'>> = {
+  ...REPLY,
+  result_id: true,
+  columns: true,
+  rows: true,
+  cut: true,
+  offset: true,
+  limit: true,
+  has_more: true
+};
+const CHART: Fields<Omit<IChartReply, 'push' | 'error'>> = {
+  ...REPLY,
+  result_id: true,
+  chart: true
+};
+const CHART_DATA: Fields<IChartData> = {
+  kind: true,
+  x: true,
+  y: true,
+  agg: true,
+  color: true,
+  rows: true,
+  groups: true,
+  shown_groups: true,
+  other: true,
+  computed_over: true
+};
+const PROFILE_COLUMN: Fields<IColumnProfile> = {
+  name: true,
+  type: true,
+  count: true,
+  null_share: true,
+  distinct: true,
+  min: true,
+  max: true,
+  mean: true,
+  histogram: true,
+  top: true
+};
+const EXPORT_CHUNK: Fields<IExportChunk> = {
+  op: true,
+  id: true,
+  chunk: true,
+  chunks: true,
+  size: true
+};
+const EXPORT_REPLY: Fields<Omit<IExportReply, 'push' | 'error'>> = {
+  ...REPLY,
+  result_id: true,
+  file_name: true,
+  format: true,
+  size: true,
+  chunks: true
+};
+
 function sameKeys(value: object, fields: object): void {
   expect(Object.keys(value).sort()).toEqual(Object.keys(fields).sort());
 }
@@ -108,7 +173,8 @@ describe('types.ts, the docs and the fixtures', () => {
   it('reads every fixture reply and push as a channel message', () => {
     for (const [name, make] of Object.entries(channelFixtures)) {
       const message = make() as unknown;
-      if (name === 'stopStreamRequest') {
+      // Requests, and the parts of a chunked reply, have no `ok`.
+      if (['stopStreamRequest', 'pageRequest', 'exportChunk'].includes(name)) {
         expect(isChannelMessage(message)).toBe(false);
         continue;
       }
@@ -141,5 +207,31 @@ describe('types.ts, the docs and the fixtures', () => {
       error: null
     });
     expect(readStatus({ master: 'local[*]' })).toBeNull();
+  });
+
+  it('has the fields of the page, chart, profile and export replies', () => {
+    sameKeys(channelFixtures.pageReply(), PAGE);
+    sameKeys(channelFixtures.chartReply(), CHART);
+    sameKeys(channelFixtures.chartReply().chart, CHART_DATA);
+    for (const column of channelFixtures.profileReply().profile.columns) {
+      for (const key of Object.keys(column)) {
+        expect(PROFILE_COLUMN).toHaveProperty(key);
+      }
+    }
+    sameKeys(channelFixtures.exportChunk(), EXPORT_CHUNK);
+    sameKeys(channelFixtures.exportReply(), EXPORT_REPLY);
+    expect(isChannelMessage(channelFixtures.exportChunk())).toBe(false);
+  });
+
+  it('knows the filter operators, chart kinds and aggregations the docs list', () => {
+    const docs = fs.readFileSync(DOCS, 'utf-8').replace(/\s+/g, ' ');
+    const listed = (text: string) =>
+      Array.from(text.matchAll(/`([a-z_]+)`/g), m => m[1]);
+    const ops = /`op` is (.*?) \(case-insensitive\), (.*?)\./.exec(docs)!;
+    expect(listed(ops[1] + ops[2])).toEqual([...FILTER_OPS]);
+    const kinds = /`kind` \((.*?)\)/.exec(docs)!;
+    expect(listed(kinds[1])).toEqual([...CHART_KINDS]);
+    const aggs = /`agg` \((.*?)\)/.exec(docs)!;
+    expect(listed(aggs[1])).toEqual([...CHART_AGGS]);
   });
 });
