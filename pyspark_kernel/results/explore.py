@@ -152,12 +152,15 @@ def chart_data(
     truncated = len(top) > max_groups
     groups = totals.count() if truncated else len(top)
     keep = [row["x"] for row in top[:max_groups]]
+    kept = x_col.isin([v for v in keep if v is not None])
+    if None in keep:  # isin() is null for a null x: a top group of nulls is kept by name
+        kept = kept | x_col.isNull()
     with_other = truncated and kind in {"bar", "pie"}
     if with_other:
-        label = F.when(x_col.isin(keep), x_col.cast("string")).otherwise(F.lit(OTHER))
+        label = F.when(kept, x_col.cast("string")).otherwise(F.lit(OTHER))
         frame = frame.withColumn("__pysk_x", label)
     elif truncated:
-        frame = frame.where(x_col.isin(keep)).withColumn("__pysk_x", x_col)
+        frame = frame.where(kept).withColumn("__pysk_x", x_col)
     else:
         frame = frame.withColumn("__pysk_x", x_col)
     keys = [F.col("__pysk_x").alias("x")]

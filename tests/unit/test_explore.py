@@ -95,3 +95,11 @@ def test_profile_matches_summary_and_approx_distinct(sales):
     assert city["null_share"] == pytest.approx(0.1)
     truth = sales.where("city is not null").groupBy("city").count().orderBy(F.desc("count"), "city")
     assert city["top"] == [{"value": r["city"], "count": r["count"]} for r in truth.collect()]
+
+
+def test_a_top_group_of_nulls_stays_itself(spark):
+    rows = [(None, 100.0)] + [(f"k{i}", float(i)) for i in range(20)]
+    df = spark.createDataFrame(rows, "k string, v double")
+    data = explore.chart_data(df, "bar", "k", "v", "sum", max_groups=3)
+    shown = {r["x"]: r["value"] for r in data["rows"]}
+    assert shown[None] == 100.0 and shown["other"] == sum(range(18))
