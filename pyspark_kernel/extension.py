@@ -26,19 +26,22 @@ from .cellstate import CellState
 from .channel import Channel, ChannelError, require
 from .config import PendingSettings, SparkSettings
 from .failures import ErrorDisplay
+from .imports import import_as_a_cell_would
 from .iopub import Publisher
 from .magics import SparkMagics
 from .metrics import Metrics
 from .results.output_dir import OutputDir, OutputDirError
 from .results.present import ResultPresenter
+from .results.preview import PANDAS_ON_SPARK
 from .results.record import RecordLog
+from .results.shown import ShowWatch
 from .session import SessionManager
 from .streaming import StreamingSupport, stop_all_queries
 from .streaming.magics import StreamsMagics
 
 log = logging.getLogger(__name__)
 
-_DATAFRAME_TYPES = (("pyspark.sql.dataframe", "DataFrame"), ("pyspark.pandas.frame", "DataFrame"))
+_DATAFRAME_TYPES = (("pyspark.sql.dataframe", "DataFrame"), *PANDAS_ON_SPARK)
 _PY4J_LOGGERS = ("", "py4j.java_gateway", "py4j.clientserver")
 
 
@@ -53,6 +56,7 @@ class SparkExtension:
         self.publisher = Publisher(shell)
         self.router = JvmOutputRouter({"stdout": sys.stdout, "stderr": sys.stderr})
         self.session = SessionManager(self.settings)
+        self.session.prepare_thread = partial(import_as_a_cell_would, shell)
         self.output_dir = _make_output_dir(self.settings)
         self.records = RecordLog()
         self.metrics = Metrics()
@@ -80,6 +84,7 @@ class SparkExtension:
         )
         self.errors = ErrorDisplay(self.session, self.settings, current=lambda: self.cell)
         self.channel = Channel(self.session)
+        self.shows = ShowWatch(current=lambda: self.cell)
         self.streaming = StreamingSupport(self, on_change=self._streams_changed)
         self._undo: list[Callable[[], object]] = []
 
@@ -111,7 +116,9 @@ class SparkExtension:
         """Hook into the shell and start building the session in the background."""
         shell, do = self.shell, self._do
         do(self._set_output_dir, self._unset_output_dir)
+        do(self.shows.install, self.shows.uninstall)
         for event, hook in (
+            ("pre_run_cell", self._before_cell),
             ("pre_run_cell", self.life.pre_run_cell),
             ("post_run_cell", self.life.post_run_cell),
         ):
@@ -163,6 +170,10 @@ class SparkExtension:
         """Run `action` now and remember `undo` for `unregister`."""
         action()
         self._undo.append(undo)
+
+    def _before_cell(self, info: Any) -> None:
+        """What the parts outside the cell's life need before each cell."""
+        self.shows.refresh()
 
     def _set_output_dir(self) -> None:
         path = str(self.output_dir.path)

@@ -90,6 +90,7 @@ class SessionManager:
         self._thread: threading.Thread | None = None
         self.listeners: list[Callable[[], None]] = []
         self._muted = 0  # own_work blocks under way: the JVM's lines are not shown meanwhile
+        self.prepare_thread: Callable[[], None] | None = None  # first step of each build
 
     def _set_state(self, state: str) -> None:
         self.state = state
@@ -278,6 +279,8 @@ class SessionManager:
     # -- building --------------------------------------------------------------------------
     def _build(self) -> None:
         try:
+            if self.prepare_thread is not None:
+                self.prepare_thread()
             self._lost_reason = None
             self.settings.check()
             spark = self._build_remote() if self.is_remote else self._build_classic()

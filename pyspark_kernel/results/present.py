@@ -17,7 +17,7 @@ from ..mimetypes import RECORD_METADATA_KEY
 from ..session import SessionManager
 from .catalog import ViewWatcher
 from .output_dir import OutputDir
-from .preview import is_dataframe, preview
+from .preview import has_columns, is_dataframe, preview
 from .render import table_bundle, table_payload
 from .store import ResultStore
 
@@ -158,7 +158,7 @@ class ResultPresenter:
 
         A frame with no columns (the result of DDL such as ``CREATE VIEW``) is left to
         IPython's plain repr, so the detection rules still show what the command made."""
-        if not is_dataframe(df) or len(df.columns) == 0:
+        if not is_dataframe(df) or not has_columns(df):
             return None
         cell = self._current()
         if cell is not None:

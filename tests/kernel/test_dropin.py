@@ -1,0 +1,131 @@
+"""What real PySpark notebooks do, on one running ``pyspark`` kernel: pandas-on-Spark
+frames and Series, Python worker errors, ``spark.stop()``, ``show()``, the kernel's own
+work kept out of the cell, values as ``show()`` prints them, records in the metadata."""
+
+import re
+
+TABLE = "application/vnd.pyspark-kernel.table.v1+json"
+PROGRESS = "application/vnd.pyspark-kernel.progress.v1+json"
+RECORD = "pyspark_kernel"
+
+
+def tables(run):
+    return run.data(TABLE)
+
+
+def test_pandas_options_are_those_of_a_plain_kernel(kernel):
+    # The session's first JVM calls import pandas in the background; a plain kernel
+    # (Jupyter) gives 20 columns, a terminal 0.
+    assert kernel.run("spark.range(1).count()").status == "ok"
+    assert kernel.value("__import__('pandas').get_option('display.max_columns')") == 20
+
+
+def test_pandas_on_spark_frames_and_series_are_previewed_typed_with_their_index(kernel):
+    run = kernel.run(
+        "import pyspark.pandas as ps\n"
+        "psdf = ps.DataFrame({'a': [1, 2, 3], 'b': [4.0, 5.0, 6.0]}, index=['x', 'y', 'z'])"
+    )
+    assert run.status == "ok", run.error
+    (t,) = tables(run)
+    assert [(c["name"], c["type"]) for c in t["columns"]] == [
+        ("index", "string"),
+        ("a", "bigint"),
+        ("b", "double"),
+    ]
+    assert t["rows"] == [["x", 1, 4.0], ["y", 2, 5.0], ["z", 3, 6.0]]
+    for code, rows in (
+        ("psdf.head(2)", [["x", 1, 4.0], ["y", 2, 5.0]]),
+        ("psdf['a']", [["x", 1], ["y", 2], ["z", 3]]),
+        ("psdf.groupby('a').sum()", None),
+        ("psdf.describe()", None),
+    ):
+        run = kernel.run(code)
+        assert run.status == "ok", (code, run.error)
+        (t,) = tables(run)
+        if rows is not None:
+            assert t["rows"] == rows, code
+
+
+def test_the_kernels_own_preview_of_pandas_on_spark_is_silent(kernel):
+    # A default index makes Spark warn "WindowExec: No Partition Defined" on every preview
+    # job; those are the kernel's jobs, not the cell's.
+    run = kernel.run("psdf2 = ps.range(5)\nmore = psdf2 + 1")
+    assert run.status == "ok", run.error
+    assert "WindowExec" not in run.stream("stderr")
+    assert run.data(PROGRESS) == []
+    assert len(tables(run)) == 1
+    assert kernel.value("__import__('pyspark_kernel').last_record()['spark_job_ids']") == []
+
+
+def test_a_python_worker_error_ends_with_its_own_exception_line(kernel):
+    run = kernel.run(
+        "from pyspark.sql.functions import udf\n"
+        "@udf('int')\n"
+        "def bad(x):\n"
+        "    raise ValueError('the real cause')\n"
+        "spark.range(2).select(bad('id')).collect()"
+    )
+    assert run.status == "error"
+    assert run.error["ename"] == "PythonException"
+    assert run.error["evalue"].endswith("ValueError: the real cause")
+
+
+def test_show_and_display_are_not_followed_by_a_second_table(kernel):
+    run = kernel.run("df_shown = spark.createDataFrame([(1, 'x')], 'id int, s string')\ndf_shown.show()")
+    assert run.status == "ok"
+    assert "|  1|  x|" in run.stream("stdout")
+    assert tables(run) == []
+    assert kernel.value("__import__('pyspark_kernel').last_record()['result_source']") == "show"
+    run = kernel.run("df_displayed = spark.range(3)\ndisplay(df_displayed)")
+    assert len(tables(run)) == 1
+    run = kernel.run("df_expr = spark.range(2)\ndf_expr")
+    assert len(tables(run)) == 1
+
+
+def test_table_values_read_as_show_prints_them(kernel):
+    run = kernel.run(
+        "spark.conf.set('spark.sql.session.timeZone', 'America/Sao_Paulo')\n"
+        "spark.sql(\"SELECT timestamp'2000-01-01 12:00:00.5' AS t, 1e20D AS d, NULL AS n\")"
+    )
+    (t,) = tables(run)
+    assert t["rows"] == [["2000-01-01T12:00:00.500000-02:00", 1e20, None]]  # JSON stays ISO
+    bundle = run.of_type("execute_result")[0]["content"]["data"]
+    assert "<td>2000-01-01 12:00:00.5</td><td>1.0E20</td>" in bundle["text/html"]
+    assert "| 2000-01-01 12:00:00.5 | 1.0E20    | NULL    |" in bundle["text/plain"]
+    kernel.run("spark.conf.set('spark.sql.session.timeZone', 'UTC')")
+
+
+def test_ml_vectors_render_as_show_prints_them(kernel):
+    run = kernel.run(
+        "from pyspark.ml.linalg import Vectors\n"
+        "vectors = spark.createDataFrame([(Vectors.dense([1.0, 2.0]), Vectors.sparse(3, [0], [1.0]))], ['d', 's'])"
+    )
+    (t,) = tables(run)
+    assert [c["type"] for c in t["columns"]] == ["vector", "vector"]
+    assert t["rows"] == [["[1.0,2.0]", "(3,[0],[1.0])"]]
+
+
+def test_the_record_in_the_metadata_carries_the_cells_duration(kernel):
+    run = kernel.run("import time; time.sleep(0.3); timed = spark.range(3)")
+    (message,) = [m for m in run.of_type("display_data") if TABLE in m["content"]["data"]]
+    assert message["content"]["metadata"][RECORD]["duration_ms"] >= 300
+
+
+def test_a_session_the_user_stops_is_replaced_without_noise(kernel):
+    run = kernel.run("spark.stop()")
+    assert run.status == "ok", run.error
+    run = kernel.run("spark.range(3).count()")
+    assert run.status == "ok", run.error
+    assert run.stream("stderr") == ""
+    assert "3" in run.of_type("execute_result")[0]["content"]["data"]["text/plain"]
+    # The session a cell builds itself after a stop is the one bound to `spark`.
+    run = kernel.run(
+        "from pyspark.sql import SparkSession\n"
+        "SparkSession.builder.getOrCreate().stop()\n"
+        "mine = SparkSession.builder.getOrCreate()"
+    )
+    assert run.status == "ok", run.error
+    run = kernel.run("print(spark is mine, spark.range(4).count())")
+    assert run.status == "ok", run.error
+    assert run.stream("stdout").strip() == "True 4"
+    assert not re.search(r"could not prepare|NoneType", run.stream("stderr"))
