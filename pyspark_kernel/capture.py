@@ -21,8 +21,13 @@ _STARTUP_NOISE = (
     "To adjust logging level use sc.setLogLevel",
 )
 # Log records that only repeat what the cell already shows: the error of a failed query
-# (shown as the cell's error) and the tasks killed by an interrupt the user asked for.
-_REDUNDANT = re.compile(r" (NativeCodeLoader|SQLQueryContextLogger): |TaskKilled \(Stage cancelled")
+# (shown as the cell's error) and the tasks killed by an interrupt the user asked for; and
+# those that only describe this machine (a port taken by another kernel's Spark UI: the
+# address in use is in ``%spark``), which would otherwise be saved in notebooks.
+_REDUNDANT = re.compile(
+    r" (NativeCodeLoader|SQLQueryContextLogger): |TaskKilled \(Stage cancelled"
+    r"|Utils: Service '[^']+' could not bind on port "
+)
 _LOG_START = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d ")
 
 
