@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from .capture import JvmOutputRouter
 from .cellstate import CellState
 from .config import PendingSettings, SparkSettings
 from .iopub import Publisher
@@ -25,6 +26,7 @@ class SparkHost(Protocol):
     output_dir: OutputDir
     records: RecordLog
     metrics: Metrics
+    router: JvmOutputRouter
 
     @property
     def cell(self) -> CellState | None:
@@ -42,6 +44,10 @@ class SparkHost(Protocol):
         self, df: Any, source: str, *, max_rows: int | None = None, **names: Any
     ) -> dict[str, Any]:
         """Preview `df` and display it as the running cell's result table."""
+
+    def preview(self, name: str) -> dict[str, Any]:
+        """Show the rows of a DataFrame variable, earlier result or table `name` (no
+        budget): what ``%spark preview NAME`` asks for."""
 
     def restart_session(self) -> Any:
         """Apply pending settings, rebuild the session and bind it; return it or None."""

@@ -219,6 +219,36 @@ def _scala_option(value: Any) -> str | None:
     return str(value.get()) if value.isDefined() else None
 
 
+# -- builders ------------------------------------------------------------------------------------
+def builder_options(builder: Any) -> dict[str, str]:
+    """The settings a ``SparkSession.Builder`` was given so far (``builder._options``)."""
+    return {str(k): str(v) for k, v in getattr(builder, "_options", {}).items()}
+
+
+def has_cached_data(spark: Any) -> bool:
+    """Whether a classic session holds cached DataFrames or persisted RDDs
+    (``sharedState().cacheManager().isEmpty()``, ``sc._jsc.getPersistentRDDs()``)."""
+    jspark = spark._jsparkSession
+    if not jspark.sharedState().cacheManager().isEmpty():
+        return True
+    return int(spark.sparkContext._jsc.getPersistentRDDs().size()) > 0
+
+
+# -- plans ---------------------------------------------------------------------------------------
+def physical_plan(df: Any) -> str | None:
+    """The physical plan of a DataFrame as ``explain()`` prints it, without running it:
+    ``df._jdf.queryExecution().executedPlan()`` (classic), ``df._explain_string()``
+    (Spark Connect, one request to the server); None for anything else."""
+    jdf = getattr(df, "_jdf", None)
+    if jdf is not None:
+        return str(jdf.queryExecution().executedPlan().toString())
+    explain = getattr(df, "_explain_string", None)
+    if callable(explain):
+        text = str(explain())
+        return text.split("== Physical Plan ==", 1)[-1].strip()
+    return None
+
+
 # -- errors ------------------------------------------------------------------------------------
 def jvm_stack_trace(exc: BaseException) -> str | None:
     """The JVM stack trace kept by a captured Spark error (``_stackTrace`` of PySpark's

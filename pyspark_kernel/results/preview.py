@@ -9,6 +9,7 @@ import decimal
 import json
 import math
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ class Preview:
     cut: list[list[int]] = field(default_factory=list)
     row_count: int | None = None
     streaming: bool = False
+    deferred: str | None = None  # why no rows were fetched: "plan" or "budget"
 
 
 def as_spark_frame(obj: Any) -> Any:
@@ -56,11 +58,21 @@ def is_dataframe(obj: Any) -> bool:
     return (cls.__module__, cls.__name__) in PANDAS_ON_SPARK
 
 
+def is_pandas_on_spark(obj: Any) -> bool:
+    cls = type(obj)
+    return (cls.__module__, cls.__name__) in PANDAS_ON_SPARK
+
+
 def has_columns(obj: Any) -> bool:
     """Whether a DataFrame-like object has anything to show as columns (a Series does;
     a frame made by DDL such as ``CREATE VIEW`` has no column)."""
     columns = getattr(obj, "columns", None)
     return columns is None or len(columns) > 0
+
+
+def schema_only(df: Any, deferred: str) -> Preview:
+    """The columns of `df` and why its rows were not fetched (no job is run)."""
+    return Preview(columns=columns_of(as_spark_frame(df).schema), deferred=deferred)
 
 
 def columns_of(schema: T.StructType) -> list[dict[str, Any]]:
@@ -71,11 +83,17 @@ def columns_of(schema: T.StructType) -> list[dict[str, Any]]:
 
 
 def preview(
-    df: Any, max_rows: int, max_chars: int, exact_count: bool = False, max_bytes: int = 2_000_000
+    df: Any,
+    max_rows: int,
+    max_chars: int,
+    exact_count: bool = False,
+    max_bytes: int = 2_000_000,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> Preview:
     """Fetch at most ``max_rows + 1`` rows of `df` and make them JSON-safe.
 
-    Rows past `max_bytes` of JSON are left out (the preview is then marked truncated)."""
+    Rows past `max_bytes` of JSON are left out (the preview is then marked truncated).
+    Once `cancelled()` is true a failed fetch is not tried again another way."""
     df = as_spark_frame(df)
     schema = df.schema
     result = Preview(columns=columns_of(schema))
@@ -87,6 +105,8 @@ def preview(
     try:
         raw_rows = [list(row.values()) for row in limited.toArrow().to_pylist()]
     except Exception:
+        if cancelled():
+            raise
         # Arrow cannot carry every type (e.g. some intervals); rows still can.
         raw_rows = [list(row) for row in limited.collect()]
     result.truncated = len(raw_rows) > max_rows

@@ -14,7 +14,7 @@ from typing import Any
 from ..mimetypes import TABLE
 from .preview import Preview
 
-SOURCES = ("expression", "parquet", "view", "direct_dataframe", "sql", "transform")
+SOURCES = ("expression", "parquet", "view", "direct_dataframe", "sql", "transform", "preview")
 _TEXT_CELL = 40
 
 
@@ -45,6 +45,7 @@ def table_payload(
         "variable_name": variable_name,
         "streaming": preview.streaming,
         "result_id": result_id,
+        "deferred": preview.deferred,
     }
 
 
@@ -58,11 +59,23 @@ def caption(payload: dict[str, Any]) -> str:
         "direct_dataframe": f"DataFrame {payload.get('variable_name')}",
         "sql": "SQL result",
         "transform": "transform() result",
+        "preview": f"Preview of {payload.get('variable_name')}",
     }[source]
     if source == "sql" and payload.get("variable_name"):
         where += f" (kept as {payload['variable_name']})"
     if payload["streaming"]:
         return f"{where}: streaming DataFrame (schema only; start a query to see rows)"
+    deferred = payload.get("deferred")
+    if deferred is not None:
+        why = {
+            "plan": "its plan needs a pass over all its input",
+            "budget": "the preview ran past its time budget and was cancelled",
+        }.get(deferred, deferred)
+        name = (
+            payload.get("variable_name") or payload.get("view_name") or payload.get("parquet_path")
+        )
+        ask = f"%spark preview {name}" if name else "the preview action"
+        return f"{where}: schema only ({why}); {ask} shows its rows"
     shown = len(payload["rows"])
     noun = "row" if shown == 1 else "rows"
     if payload["row_count"] is not None:

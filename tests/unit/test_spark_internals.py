@@ -159,3 +159,19 @@ def test_quiet_query_context_loggers():
     from pyspark.logger import PySparkLogger
 
     assert PySparkLogger.getLogger("SQLQueryContextLogger").level > 40
+
+
+def test_physical_plan_names_the_operators_without_running_a_job(spark):
+    from pyspark_kernel.results.budget import needs_full_pass, preview_cost
+
+    sc = spark.sparkContext
+    before = len(sc.statusTracker().getJobIdsForGroup(None))
+    grouped = spark.range(10).selectExpr("id % 2 AS k").groupBy("k").count()
+    assert "Exchange hashpartitioning" in internals.physical_plan(grouped)
+    assert "Range" in internals.physical_plan(spark.range(3))
+    assert len(sc.statusTracker().getJobIdsForGroup(None)) == before
+    assert needs_full_pass(grouped)
+    assert needs_full_pass(spark.range(3).orderBy("id", ascending=False))
+    assert preview_cost(spark.range(3).filter("id > 1")) == "unknown"  # budgeted
+    assert preview_cost(spark.range(10**10).selectExpr("id * 2 AS x")) == "streaming"
+    assert internals.physical_plan(object()) is None

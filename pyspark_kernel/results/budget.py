@@ -1,0 +1,93 @@
+"""What a preview may cost. The kernel's own previews never make a cell wait for a plan
+that needs a pass over all its input (a shuffle, a sort, Python or pandas code); a plan
+that may read far before its first rows come (a filter, a join, a generator) gets a time
+budget, after which the kernel cancels its own job; a plan whose rows stream straight from
+its source to the limit (a scan, a range, a projection) is fetched as is. Either way a
+table that got no rows shows the schema and how to ask for them (``%spark preview NAME``)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pyspark_kernel.spark_internals as internals
+
+from .preview import as_spark_frame
+
+log = logging.getLogger(__name__)
+
+# Physical plan operators whose first row needs all the input (or Python code on it).
+_FULL_PASS = re.compile(
+    r"^(Exchange|Sort|TakeOrderedAndProject|\w*Python\w*|\w*Pandas\w*|\w*InArrow\w*)$"
+)
+# Operators through which the first rows of the source reach the limit at once.
+_STREAMING = re.compile(
+    r"^(AdaptiveSparkPlan|CollectLimit|GlobalLimit|LocalLimit|Project|Range|LocalTableScan"
+    r"|Scan|FileScan|BatchScan|RowDataSourceScan|ColumnarToRow|RowToColumnar|InputAdapter"
+    r"|WholeStageCodegen|InMemoryTableScan|InMemoryRelation|SerializeFromObject"
+    r"|DeserializeToObject|ExistingRDD|Union|Sample|ReusedExchange)$"
+)
+_NODE = re.compile(r"^[\s:+\-|]*(?:\*\(\d+\)\s*)?(\w+)")
+
+
+def preview_cost(df: Any) -> str:
+    """``"full"`` when previewing ``df.limit(n)`` would still process all of its input
+    (a shuffle, a sort or Python code in its physical plan), ``"streaming"`` when its
+    first rows come straight from its source, else ``"unknown"``. Planning runs no job."""
+    try:
+        plan = internals.physical_plan(as_spark_frame(df))
+    except Exception:  # a plan that does not even analyse: the preview will say why
+        return "unknown"
+    if plan is None:
+        return "unknown"
+    nodes = [m.group(1) for m in map(_NODE.match, plan.splitlines()) if m is not None]
+    if any(_FULL_PASS.match(node) for node in nodes):
+        return "full"
+    if nodes and all(_STREAMING.match(node) for node in nodes):
+        return "streaming"
+    return "unknown"
+
+
+def needs_full_pass(df: Any) -> bool:
+    return preview_cost(df) == "full"
+
+
+class OverBudget(Exception):
+    """The kernel cancelled its own preview job: it ran past the budget."""
+
+
+@contextmanager
+def budget(spark: Any, tag: str, seconds: float) -> Iterator[threading.Event]:
+    """Cancel the jobs tagged `tag` (the kernel's own work) once `seconds` have passed;
+    the event yielded is set when that happened, and the block's error then becomes
+    `OverBudget`. ``seconds <= 0`` means no budget."""
+    fired = threading.Event()
+    timer: threading.Timer | None = None
+    if seconds > 0 and spark is not None:
+        timer = threading.Timer(seconds, _cancel, (spark, tag, fired))
+        timer.daemon = True
+        timer.start()
+    try:
+        yield fired
+    except Exception as exc:
+        if fired.is_set():
+            raise OverBudget(str(exc)) from None
+        raise
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def _cancel(spark: Any, tag: str, fired: threading.Event) -> None:
+    fired.set()
+    try:
+        if internals.is_classic(spark):
+            spark.sparkContext.cancelJobsWithTag(tag)
+        else:
+            spark.interruptTag(tag)
+    except Exception:  # the JVM or server may be gone; the preview then fails by itself
+        log.debug("could not cancel the preview's jobs", exc_info=True)
