@@ -9,6 +9,8 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from .tasklogs import TaskFailureLog
+
 log = logging.getLogger(__name__)
 
 MAX_RECORDED_CHARS = 1_000_000
@@ -114,12 +116,15 @@ class JvmOutputRouter:
         self._parent: dict[str, Any] | None = None
         self._capture: CellCapture | None = None
         self._skipping = False
+        self.task_failures = TaskFailureLog()
 
     def begin_cell(self, parent: dict[str, Any], capture: CellCapture) -> None:
         with self._lock:
             self._parent, self._capture = parent, capture
 
     def end_cell(self) -> None:
+        for line in self.task_failures.summary():  # the cell's folded task failures
+            self._write("stderr", line)
         with self._lock:
             self._capture = None
 
@@ -135,6 +140,11 @@ class JvmOutputRouter:
         if self._redundant(name, line):
             log.debug("jvm %s: %s", name, line.rstrip())
             return
+        if name == "stderr" and self.task_failures.take(line):
+            return
+        self._write(name, line)
+
+    def _write(self, name: str, line: str) -> None:
         with self._lock:
             parent, capture = self._parent, self._capture
         if capture is not None:
