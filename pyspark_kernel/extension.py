@@ -20,6 +20,7 @@ import pyspark_kernel.errors as errors
 import pyspark_kernel.spark_internals as spark_internals
 
 from .binding import SessionBinding
+from .builders import BuilderWatch
 from .capture import JvmOutputRouter
 from .cell import CellLife
 from .cellstate import CellState
@@ -35,6 +36,7 @@ from .results.present import ResultPresenter
 from .results.preview import PANDAS_ON_SPARK
 from .results.record import RecordLog
 from .results.shown import ShowWatch
+from .results.store import ResultExpired
 from .session import SessionManager
 from .streaming import StreamingSupport, stop_all_queries
 from .streaming.magics import StreamsMagics
@@ -85,6 +87,11 @@ class SparkExtension:
         self.errors = ErrorDisplay(self.session, self.settings, current=lambda: self.cell)
         self.channel = Channel(self.session)
         self.shows = ShowWatch(current=lambda: self.cell)
+        self.builders = BuilderWatch(
+            running=lambda: self.session.spark if self.session.ready else None,
+            note=self._note,
+            move_to_connect=self._move_to_connect,
+        )
         self.streaming = StreamingSupport(self, on_change=self._streams_changed)
         self._undo: list[Callable[[], object]] = []
 
@@ -105,6 +112,9 @@ class SparkExtension:
     ) -> dict[str, Any]:
         return self.presenter.show_frame(df, source, cell=self.cell, max_rows=max_rows, **names)
 
+    def preview(self, name: str) -> dict[str, Any]:
+        return self.presenter.preview_named(name, cell=self.cell)
+
     def restart_session(self) -> Any:
         self.pending.apply(self.settings)
         self.session.stop()
@@ -117,6 +127,7 @@ class SparkExtension:
         shell, do = self.shell, self._do
         do(self._set_output_dir, self._unset_output_dir)
         do(self.shows.install, self.shows.uninstall)
+        do(self.builders.install, self.builders.uninstall)
         for event, hook in (
             ("pre_run_cell", self._before_cell),
             ("pre_run_cell", self.life.pre_run_cell),
@@ -171,6 +182,17 @@ class SparkExtension:
         action()
         self._undo.append(undo)
 
+    def _note(self, text: str) -> None:
+        """One line from the kernel in the running cell (not on stderr: not an error)."""
+        self.publisher.display({"text/plain": text})
+
+    def _move_to_connect(self, url: str) -> Any:
+        self.pending.set("remote", url)
+        spark = self.restart_session()
+        if spark is None:
+            raise errors.SparkSessionUnavailable(self.session.describe_error())
+        return spark
+
     def _before_cell(self, info: Any) -> None:
         """What the parts outside the cell's life need before each cell."""
         self.shows.refresh()
@@ -197,6 +219,7 @@ class SparkExtension:
     def _register_channel(self) -> None:
         self.channel.add_op("streams", lambda request: {"queries": self.streaming.payloads()})
         self.channel.add_op("stop_stream", self._stop_stream)
+        self.channel.add_op("preview", self._preview)
         self.channel.register()
 
     def _stop_stream(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -204,6 +227,16 @@ class SparkExtension:
         try:
             return {"stopped": self.streaming.stop(which)}
         except LookupError as exc:
+            raise ChannelError(str(exc)) from None
+
+    def _preview(self, request: dict[str, Any]) -> dict[str, Any]:
+        result_id = require(request, "result_id", str)
+        max_rows = require(request, "max_rows", int, None)
+        if max_rows is not None and not 1 <= max_rows <= 10_000:
+            raise ChannelError("max_rows must be between 1 and 10000")
+        try:
+            return {"table": self.presenter.preview_result(result_id, max_rows)}
+        except ResultExpired as exc:
             raise ChannelError(str(exc)) from None
 
     def _streams_changed(self) -> None:

@@ -23,6 +23,7 @@ import pyspark_kernel.spark_internals as internals
 
 from .config import SettingsError, SparkSettings
 from .jvmcalls import CallCounter
+from .prerequisites import missing_java
 
 log = logging.getLogger(__name__)
 
@@ -358,6 +359,8 @@ class SessionManager:
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         gateway = internals.active_gateway()
         if gateway is None or self._proc is None or self._proc.poll() is not None:
+            if (java := missing_java()) is not None:
+                raise SessionError(java)
             gateway = self._launch(conf)  # else: the user stopped the session, the JVM lives on
         sc = SparkContext(conf=conf, gateway=gateway)
         sc.setLogLevel(self.settings.log_level)

@@ -71,7 +71,9 @@ def test_a_python_worker_error_ends_with_its_own_exception_line(kernel):
 
 
 def test_show_and_display_are_not_followed_by_a_second_table(kernel):
-    run = kernel.run("df_shown = spark.createDataFrame([(1, 'x')], 'id int, s string')\ndf_shown.show()")
+    run = kernel.run(
+        "df_shown = spark.createDataFrame([(1, 'x')], 'id int, s string')\ndf_shown.show()"
+    )
     assert run.status == "ok"
     assert "|  1|  x|" in run.stream("stdout")
     assert tables(run) == []
@@ -129,3 +131,168 @@ def test_a_session_the_user_stops_is_replaced_without_noise(kernel):
     assert run.status == "ok", run.error
     assert run.stream("stdout").strip() == "True 4"
     assert not re.search(r"could not prepare|NoneType", run.stream("stderr"))
+
+
+def test_jobs_carry_the_cells_description_in_the_spark_ui_and_progress(kernel):
+    settings = "__import__('pyspark_kernel').current().settings"
+    kernel.run(f"{settings}.progress_after = 0")
+    try:
+        run = kernel.run("# count the rows\ndescribed = spark.range(7).count()\nprint(described)")
+    finally:
+        kernel.run(f"{settings}.progress_after = 1.0")
+    count = run.reply["content"]["execution_count"]
+    expected = f"In [{count}]: described = spark.range(7).count()..."
+    names = {job["name"] for p in run.data(PROGRESS) for job in p["jobs"]}
+    assert names == {expected}
+    job_ids = {job["job_id"] for p in run.data(PROGRESS) for job in p["jobs"]}
+    jobs = kernel.value(
+        "__import__('json').loads(__import__('urllib.request').request.urlopen("
+        "f'{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/jobs').read())"
+    )
+    described = {job["jobId"]: job.get("description") for job in jobs}
+    assert job_ids and all(described[i] == expected for i in job_ids)
+    # The next cell's jobs are not described as this one's.
+    kernel.run("spark.range(1).collect()")
+    assert kernel.value("sc.getLocalProperty('spark.job.description')") is None
+
+
+def test_managed_tables_go_to_the_data_folder_not_the_notebooks(kernel):
+    run = kernel.run("spark.range(3).write.mode('overwrite').saveAsTable('managed_t')")
+    assert run.status == "ok", run.error
+    location = kernel.value(
+        "spark.sql('DESCRIBE TABLE EXTENDED managed_t').where(\"col_name = 'Location'\").first().data_type"
+    )
+    data = kernel.value("str(__import__('pyspark_kernel.paths', fromlist=['x']).data_root())")
+    assert location.startswith(f"file:{data}/spark-warehouse/")
+    assert kernel.value("__import__('os').path.exists('spark-warehouse')") is False
+    derby = kernel.value("sc.getConf().get('spark.driver.extraJavaOptions')")
+    assert f"-Dderby.system.home={data}/derby" in derby
+    kernel.run("spark.sql('DROP TABLE managed_t')")
+
+
+def test_a_streaming_querys_memory_sink_is_not_a_result(kernel):
+    run = kernel.run(
+        "q = spark.readStream.format('rate').load().writeStream.format('memory')"
+        ".queryName('rate_sink').start()\nq.processAllAvailable()"
+    )
+    try:
+        assert run.status == "ok", run.error
+        assert tables(run) == []
+    finally:
+        kernel.run("q.stop()")
+
+
+def test_builder_settings_the_running_session_ignores_are_named(kernel):
+    run = kernel.run(
+        "from pyspark.sql import SparkSession\n"
+        "built = SparkSession.builder.appName('mine')"
+        ".config('spark.jars.packages', 'org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0')"
+        ".config('spark.sql.shuffle.partitions', '7').getOrCreate()"
+    )
+    assert run.status == "ok", run.error
+    notes = "".join(m["content"]["data"].get("text/plain", "") for m in run.of_type("display_data"))
+    assert (
+        "app name=mine was not applied (it runs with pyspark-kernel); to apply it: %spark config spark.app.name=mine then %spark restart"
+        in notes
+    )
+    assert (
+        "spark.jars.packages=org.apache.spark:spark-sql-kafka-0-10_2.13:4.2.0 was not applied"
+        in notes
+    )
+    assert "%spark packages kafka --restart" in notes
+    assert "shuffle.partitions" not in notes  # a runtime setting: applied
+    assert kernel.value("spark.conf.get('spark.sql.shuffle.partitions')") == "7"
+    kernel.run("spark.conf.unset('spark.sql.shuffle.partitions')")
+    run = kernel.run(
+        "from pyspark import SparkConf, SparkContext\n"
+        "ctx = SparkContext.getOrCreate(SparkConf().setMaster('local').setAppName('mine'))"
+    )
+    notes = "".join(m["content"]["data"].get("text/plain", "") for m in run.of_type("display_data"))
+    assert "master=local was not applied (it runs with local[*])" in notes
+    assert run.stream("stderr") == ""
+
+
+def test_failed_tasks_are_folded_to_one_line_per_error(kernel):
+    run = kernel.run(
+        "from pyspark.sql.functions import udf\n"
+        "@udf('int')\n"
+        "def always_fails(x):\n"
+        "    raise ValueError('the real cause')\n"
+        "spark.range(0, 8, 1, 4).select(always_fails('id')).collect()"
+    )
+    assert run.status == "error"
+    assert run.error["evalue"].endswith("ValueError: the real cause")
+    stderr = run.stream("stderr").splitlines()
+    assert len(stderr) < 30, stderr
+    assert any(
+        re.match(
+            r"Spark: \d+ task failures?: ValueError: the real cause \(full executor log: %spark tasklog\)",
+            line,
+        )
+        for line in stderr
+    ), stderr
+    log = kernel.run("%spark tasklog").stream("stdout")
+    assert "ERROR Executor: Exception in task" in log or "Lost task" in log
+    assert "ValueError: the real cause" in log
+
+
+def test_short_spark_work_leaves_no_saved_progress_summary(kernel):
+    settings = "__import__('pyspark_kernel').current().settings"
+    kernel.run(f"{settings}.progress_after = 0")
+    try:
+        run = kernel.run(
+            "spark.range(2, numPartitions=2).foreach(lambda _: __import__('time').sleep(0.6))"
+        )
+    finally:
+        kernel.run(f"{settings}.progress_after = 1.0")
+    assert run.status == "ok", run.error
+    updates = [m for m in run.of_type("display_data", "update_display_data")]
+    progress = [m for m in updates if PROGRESS in m["content"]["data"]]
+    assert progress, "the live display did not show"
+    assert updates[-1]["msg_type"] == "update_display_data"
+    assert updates[-1]["content"]["data"] == {}  # cleared: nothing to save
+
+
+def test_interrupt_and_timeout_errors_do_not_point_to_a_trace(kernel):
+    kernel.run("%spark timeout 2")
+    try:
+        run = kernel.run(
+            "spark.range(2, numPartitions=2).foreach(lambda _: __import__('time').sleep(30))"
+        )
+    finally:
+        kernel.run("%spark timeout 0")
+    assert run.status == "error" and run.error["ename"] == "CellTimeout"
+    assert "%spark trace" not in "\n".join(run.error["traceback"])
+
+
+def test_spark_help_lists_every_magic(kernel):
+    out = kernel.run("%spark help").stream("stdout")
+    for magic in (
+        "%%sql",
+        "%%transform",
+        "%record",
+        "%streams",
+        "%spark preview",
+        "%spark tasklog",
+    ):
+        assert magic in out
+
+
+def test_kafka_packages_and_the_missing_connector_error(kernel):
+    kernel.run("spark.range(1).createOrReplaceTempView('kept_view')")
+    run = kernel.run("spark.read.format('kafka').load()")
+    assert run.status == "error"
+    assert (
+        "(Spark's Kafka connector is not loaded: %spark packages kafka --restart)"
+        in run.error["traceback"]
+    )
+    run = kernel.run("%spark packages kafka")
+    out = run.stream("stdout")
+    assert "will add kafka at %spark restart (the session holds 1 temporary view)" in out
+    assert "%spark packages kafka --restart adds it now" in out
+    run = kernel.run("%spark packages kafka --restart", timeout=600)
+    assert run.status == "ok", run.error
+    run = kernel.run("spark.read.format('kafka').load()")
+    assert run.status == "error"
+    assert "Failed to find data source" not in run.error["evalue"]  # the connector is there
+    assert "%spark packages kafka" not in "\n".join(run.error["traceback"])
