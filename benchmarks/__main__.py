@@ -22,11 +22,31 @@ from typing import Any
 
 import psutil
 
-from . import batch, cluster, environment, interrupt, overhead, preview, report, startup, streaming
+from . import (
+    batch,
+    cluster,
+    dropin,
+    environment,
+    interrupt,
+    overhead,
+    preview,
+    report,
+    startup,
+    streaming,
+)
 from .harness import BenchKernel, alive, end_processes, log, stopwatch
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("startup", "overhead", "preview", "interrupt", "streaming", "cluster", "batch")
+BENCHMARKS = (
+    "startup",
+    "overhead",
+    "preview",
+    "interrupt",
+    "dropin",
+    "streaming",
+    "cluster",
+    "batch",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +60,7 @@ class Profile:
     preview_repeats: int
     preview_kernel_repeats: int
     interrupt_samples: int
+    dropin_repeats: int
     ablation_repeats: int
     stream_events: int
     stream_passes: int
@@ -59,6 +80,7 @@ QUICK = Profile(
     preview_repeats=1,
     preview_kernel_repeats=2,
     interrupt_samples=1,
+    dropin_repeats=4,
     ablation_repeats=0,
     stream_events=3_000,
     stream_passes=1,
@@ -77,6 +99,7 @@ FULL = Profile(
     preview_repeats=3,
     preview_kernel_repeats=5,
     interrupt_samples=3,
+    dropin_repeats=12,
     ablation_repeats=20,
     stream_events=100_000,
     stream_passes=2,
@@ -175,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
                 "4. interrupt",
                 lambda: interrupt.run(kernels, profile.interrupt_samples, explain=not args.quick),
             ),
+            (
+                "dropin",
+                "dropin_cells",
+                "9. cells of real notebooks (previews budgeted)",
+                lambda: dropin.run(kernels, 1, profile.dropin_repeats),
+            ),
             ("streaming", "kafka_broker", "5. Kafka broker start", broker.start),
             (
                 "streaming",
@@ -248,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         "time_to_first_result",
         "preview_vs_rows",
         "interrupt",
+        "dropin_cells",
         "kafka_broker",
         "streaming",
         "cluster_connect",
@@ -272,6 +302,7 @@ SECTIONS = {
     "overhead": ["per_cell_overhead"],
     "preview": ["preview_vs_rows"],
     "interrupt": ["interrupt"],
+    "dropin": ["dropin_cells"],
     "streaming": ["kafka_broker", "streaming"],
     "cluster": ["cluster_connect"],
     "batch": ["batch"],

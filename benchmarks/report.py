@@ -66,6 +66,7 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
     lines += _startup(results.get("time_to_first_result"))
     lines += _preview(results.get("preview_vs_rows"))
     lines += _interrupt(results.get("interrupt"))
+    lines += _dropin(results.get("dropin_cells"))
     lines += _streaming(results.get("kafka_broker"), results.get("streaming"))
     lines += _cluster(results.get("cluster_connect"))
     lines += _batch(results.get("batch"))
@@ -76,6 +77,7 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
             ("per_cell_overhead", "1"),
             ("preview_vs_rows", "3"),
             ("interrupt", "4"),
+            ("dropin_cells", "9"),
             ("kafka_broker", "5 (broker)"),
             ("streaming", "5-6"),
             ("cluster_connect", "7"),
@@ -328,6 +330,28 @@ def _interrupt(r: dict[str, Any] | None) -> list[str]:
             + ", ".join(f"`{part}` {_ms(v.get('median_ms'))} ms" for part, v in hooks.items())
             + " (`settle` runs in `post_run_cell` until the cell's jobs have left Spark).",
         ]
+    return [*out, ""]
+
+
+def _dropin(r: dict[str, Any] | None) -> list[str]:
+    if not r:
+        return []
+    out = [
+        "## 9. Cells of real notebooks",
+        "",
+        textwrap.fill(r["description"], 100),
+        f"{r['repeats']} timed runs per kernel after {r['warmup']} warm-up run. Goal: ratio ≤ 1.10.",
+        "",
+        "| cell | pyspark median (ms) | plain median (ms) | ratio (median) | extra (ms) | tables shown |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in r["rows"]:
+        a, b = row["summary"][PYSPARK], row["summary"][PLAIN]
+        out.append(
+            f"| {row['cell']} | {_ms(a['median_ms'])} | {_ms(b['median_ms'])} | "
+            f"{_x(row['ratio_median'])} | {row['extra_median_ms']:+.1f} | "
+            f"{row['pyspark_tables_published']} |"
+        )
     return [*out, ""]
 
 
