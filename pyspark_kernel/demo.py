@@ -30,8 +30,12 @@ DEFAULT_OUT = "demo-output"
 CELL_TIMEOUT = 1800
 # What a notebook must mention (in any cell, case-insensitive) to need a service.
 NEEDS = {"kafka": ("kafka",), "postgres": ("postgres",)}
-# Spark warns in the first cell when the host name resolves to a loopback address.
-QUIET = {"SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
+# Spark warns in the first cell when the host name resolves to a loopback address. The
+# notebooks' saved tables must not depend on how busy the machine is: no preview budget.
+QUIET = {
+    "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+    "PYSPARK_KERNEL_PREVIEW_BUDGET": os.environ.get("PYSPARK_KERNEL_PREVIEW_BUDGET", "0"),
+}
 
 
 @dataclass

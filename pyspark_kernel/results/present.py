@@ -18,12 +18,15 @@ from ..session import SessionManager
 from .budget import OverBudget, budget, preview_cost
 from .catalog import ViewWatcher
 from .output_dir import OutputDir
-from .preview import has_columns, is_dataframe, is_pandas_on_spark, preview, schema_only
+from .preview import has_columns, is_dataframe, preview, schema_only
 from .render import table_bundle, table_payload
 from .store import ResultStore
 
-# Results the user asked to see (a query, a transform, a preview): never cut short.
-UNBUDGETED = frozenset({"sql", "transform", "preview"})
+# What a preview may cost, by how the result was found (see `budget`): what the user asked
+# to see (a cell's value, a query, a transform, a preview) is shown in full; a view or
+# Parquet file the cell made gets the time budget; a DataFrame variable, which the cell may
+# only have defined, is not run at all when its plan needs all its input.
+LIMITS = {"view": "time", "parquet": "time", "direct_dataframe": "plan"}
 
 
 class ResultPresenter:
@@ -129,22 +132,23 @@ class ResultPresenter:
         df: Any,
         source: str,
         max_rows: int | None = None,
-        budgeted: bool = True,
+        limit: str | None = None,
         **names: Any,
     ) -> dict[str, Any]:
         """The table payload of `df`, previewed within the settings' bounds; `df` is kept
         in the result store so the frontend can ask for more of it.
 
-        A `budgeted` preview (what the kernel shows on its own accord) fetches no rows
-        when the plan needs a pass over all its input, and is cancelled after the
-        ``preview_budget``; the table then has the schema and says how to ask for rows."""
+        With `limit` ``"plan"`` no rows are fetched when the plan needs a pass over all its
+        input; with ``"plan"`` or ``"time"`` a preview whose plan does not stream is
+        cancelled after ``preview_budget``. The table then has the schema and says how to
+        ask for the rows."""
         rows = max_rows or self.settings.max_rows
         s = self.settings
-        cost = preview_cost(df) if budgeted else "streaming"
-        if cost == "full":
+        cost = preview_cost(df) if limit is not None else "streaming"
+        if cost == "full" and limit == "plan":
             shown = schema_only(df, "plan")
         else:
-            seconds = s.preview_budget if cost == "unknown" else 0.0
+            seconds = s.preview_budget if cost != "streaming" else 0.0
             with self.session.own_work("pyspark-kernel: result preview") as tag:
                 try:
                     with budget(self.session.spark, tag, seconds) as fired:
@@ -168,8 +172,7 @@ class ResultPresenter:
     ) -> dict[str, Any]:
         """Preview `df` and display it as a table; with `cell`, as that cell's result (its
         record, duration so far included, goes in the output's metadata)."""
-        budgeted = source not in UNBUDGETED
-        payload = self.table_for(df, source, max_rows, budgeted, **names)
+        payload = self.table_for(df, source, max_rows, LIMITS.get(source), **names)
         metadata: dict[str, Any] = {}
         if cell is not None:
             record = cell.record
@@ -216,8 +219,7 @@ class ResultPresenter:
         cell = self._current()
         if cell is not None:
             cell.mark_shown("expression")
-        # pandas-on-Spark prints rows as its repr in any kernel: that work is the user's.
-        payload = self.table_for(df, "expression", budgeted=not is_pandas_on_spark(df))
+        payload = self.table_for(df, "expression")  # the user asked to see it
         if cell is not None:
             cell.record.result_data = _as_dicts(payload)
         return table_bundle(payload)

@@ -58,11 +58,6 @@ def is_dataframe(obj: Any) -> bool:
     return (cls.__module__, cls.__name__) in PANDAS_ON_SPARK
 
 
-def is_pandas_on_spark(obj: Any) -> bool:
-    cls = type(obj)
-    return (cls.__module__, cls.__name__) in PANDAS_ON_SPARK
-
-
 def has_columns(obj: Any) -> bool:
     """Whether a DataFrame-like object has anything to show as columns (a Series does;
     a frame made by DDL such as ``CREATE VIEW`` has no column)."""
