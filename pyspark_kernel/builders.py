@@ -10,6 +10,7 @@ when the running one holds nothing a restart would lose (else the line says how)
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import pyspark_kernel.spark_internals as internals
 
 from .holdings import holdings
+
+log = logging.getLogger(__name__)
 
 # Settings that name what the session is, not how it is tuned.
 _IDENTITY = {"spark.master": "master", "spark.app.name": "app name"}
@@ -90,7 +93,12 @@ class BuilderWatch:
         return self._move_to_connect(url)
 
     def _name_ignored(self, spark: Any, options: dict[str, str]) -> None:
-        for key, wanted in differing_static(spark, options).items():
+        try:
+            ignored = differing_static(spark, options)
+        except Exception:  # a session stopped meanwhile: Spark's builder makes a new one
+            log.debug("could not compare the builder's settings", exc_info=True)
+            return
+        for key, wanted in ignored.items():
             if (key, wanted) not in self._noted:  # once per kernel, not once per call
                 self._noted.add((key, wanted))
                 self._note(how_to_apply(key, wanted, spark))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,18 @@ def physical_plan(df: Any) -> str | None:
         text = str(explain())
         return text.split("== Physical Plan ==", 1)[-1].strip()
     return None
+
+
+def logical_plans(df: Any) -> tuple[str, Callable[[], str]] | None:
+    """A classic DataFrame's analyzed logical plan (computed when the DataFrame was made,
+    so reading it costs about a millisecond) and a function for its optimized plan (which
+    shows extracted Python UDFs; optimizing costs tens of milliseconds), from
+    ``df._jdf.queryExecution()``; None on Spark Connect."""
+    jdf = getattr(df, "_jdf", None)
+    if jdf is None:
+        return None
+    execution = jdf.queryExecution()
+    return str(execution.analyzed().toString()), lambda: str(execution.optimizedPlan().toString())
 
 
 # -- errors ------------------------------------------------------------------------------------

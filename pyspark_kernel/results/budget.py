@@ -20,40 +20,60 @@ from .preview import as_spark_frame
 
 log = logging.getLogger(__name__)
 
-# Physical plan operators whose first row needs all the input (or Python code on it).
+# Operators whose first row needs all their input, or Python code on it: in logical
+# plans (classic sessions) and physical ones (Spark Connect).
 _FULL_PASS = re.compile(
-    r"^(Exchange|Sort|TakeOrderedAndProject|\w*Python\w*|\w*Pandas\w*|\w*InArrow\w*)$"
+    r"^(Aggregate|HashAggregate|SortAggregate|ObjectHashAggregate|Sort|TakeOrderedAndProject"
+    r"|Window|Join|\w+Join|Distinct|Deduplicate\w*|Repartition\w*|RebalancePartitions|Exchange"
+    r"|Intersect|Except|Expand|Pivot|Tail|CoGroup|MapGroups|\w*Pandas\w*|\w*InArrow\w*"
+    r"|\w*Python\w*)$"
 )
 # Operators through which the first rows of the source reach the limit at once.
 _STREAMING = re.compile(
-    r"^(AdaptiveSparkPlan|CollectLimit|GlobalLimit|LocalLimit|Project|Range|LocalTableScan"
+    r"^(AdaptiveSparkPlan|CollectLimit|GlobalLimit|LocalLimit|Limit|Project|Range|LocalRelation"
+    r"|LocalTableScan|LogicalRDD|Relation|LogicalRelation|SubqueryAlias|View|ResolvedHint"
     r"|Scan|FileScan|BatchScan|RowDataSourceScan|ColumnarToRow|RowToColumnar|InputAdapter"
     r"|WholeStageCodegen|InMemoryTableScan|InMemoryRelation|SerializeFromObject"
     r"|DeserializeToObject|ExistingRDD|Union|Sample|ReusedExchange)$"
 )
-_NODE = re.compile(r"^[\s:+\-|]*(?:\*\(\d+\)\s*)?(\w+)")
+_NODE = re.compile(r"^[\s:+\-|!]*(?:\*\(\d+\)\s*)?(\w+)")
 
 
 def preview_cost(df: Any) -> str:
     """``"full"`` when previewing ``df.limit(n)`` would still process all of its input
-    (a shuffle, a sort or Python code in its physical plan), ``"streaming"`` when its
-    first rows come straight from its source, else ``"unknown"``. Planning runs no job."""
+    (an aggregation, a join, a sort, a shuffle or Python code in its plan), ``"streaming"``
+    when its first rows come straight from its source, else ``"unknown"``. Runs no job:
+    on a classic session it reads the analyzed plan (about a millisecond), and optimizes
+    only plans that look like streaming ones (to see Python UDFs)."""
+    frame = as_spark_frame(df)
     try:
-        plan = internals.physical_plan(as_spark_frame(df))
+        plans = internals.logical_plans(frame)
+        if plans is None:  # Spark Connect: the server's physical plan
+            physical = internals.physical_plan(frame)
+            return "unknown" if physical is None else _classify(_nodes(physical))
+        analyzed, optimized = plans
+        cost = _classify(_nodes(analyzed))
+        if cost == "streaming" and any(_FULL_PASS.match(n) for n in _nodes(optimized())):
+            return "unknown"  # a Python UDF in a projection: bounded by the limit, but slow
+        return cost
     except Exception:  # a plan that does not even analyse: the preview will say why
         return "unknown"
-    if plan is None:
-        return "unknown"
-    nodes = [m.group(1) for m in map(_NODE.match, plan.splitlines()) if m is not None]
+
+
+def needs_full_pass(df: Any) -> bool:
+    return preview_cost(df) == "full"
+
+
+def _nodes(plan: str) -> list[str]:
+    return [m.group(1) for m in map(_NODE.match, plan.splitlines()) if m is not None]
+
+
+def _classify(nodes: list[str]) -> str:
     if any(_FULL_PASS.match(node) for node in nodes):
         return "full"
     if nodes and all(_STREAMING.match(node) for node in nodes):
         return "streaming"
     return "unknown"
-
-
-def needs_full_pass(df: Any) -> bool:
-    return preview_cost(df) == "full"
 
 
 class OverBudget(Exception):
