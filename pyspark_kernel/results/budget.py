@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pyspark_kernel.jvmcalls as jvmcalls
 import pyspark_kernel.spark_internals as internals
 
 from .preview import as_spark_frame
@@ -82,15 +83,17 @@ class OverBudget(Exception):
 
 @contextmanager
 def budget(spark: Any, tag: str, seconds: float) -> Iterator[threading.Event]:
-    """Cancel the jobs tagged `tag` (the kernel's own work) once `seconds` have passed;
-    the event yielded is set when that happened, and the block's error then becomes
-    `OverBudget`. ``seconds <= 0`` means no budget."""
-    fired = threading.Event()
-    timer: threading.Timer | None = None
+    """Cancel the jobs tagged `tag` (the kernel's own work) once `seconds` have passed, and
+    keep cancelling any the block still submits under it (a job planned slowly starts after
+    the first cancel) until the block ends. The event yielded is set once the budget ran
+    out; the block's error then becomes `OverBudget`. ``seconds <= 0``: no budget."""
+    fired, done = threading.Event(), threading.Event()
+    watcher: threading.Thread | None = None
     if seconds > 0 and spark is not None:
-        timer = threading.Timer(seconds, _cancel, (spark, tag, fired))
-        timer.daemon = True
-        timer.start()
+        watcher = threading.Thread(
+            target=_watch, args=(spark, tag, seconds, fired, done), daemon=True
+        )
+        watcher.start()
     try:
         yield fired
     except Exception as exc:
@@ -98,12 +101,23 @@ def budget(spark: Any, tag: str, seconds: float) -> Iterator[threading.Event]:
             raise OverBudget(str(exc)) from None
         raise
     finally:
-        if timer is not None:
-            timer.cancel()
+        done.set()
 
 
-def _cancel(spark: Any, tag: str, fired: threading.Event) -> None:
+def _watch(
+    spark: Any, tag: str, seconds: float, fired: threading.Event, done: threading.Event
+) -> None:
+    if done.wait(seconds):
+        return
     fired.set()
+    with jvmcalls.internal():  # the kernel's calls, not the cell's
+        while True:
+            _cancel(spark, tag)
+            if done.wait(0.25):
+                return
+
+
+def _cancel(spark: Any, tag: str) -> None:
     try:
         if internals.is_classic(spark):
             spark.sparkContext.cancelJobsWithTag(tag)

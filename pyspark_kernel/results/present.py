@@ -207,7 +207,7 @@ class ResultPresenter:
             "view": "view_name",
             "parquet": "parquet_path",
         }.get(kept.source, "variable_name")
-        return self.table_for(kept.df, kept.source, max_rows, budgeted=False, **{names: kept.name})
+        return self.table_for(kept.df, kept.source, max_rows, **{names: kept.name})
 
     def format_frame(self, df: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """IPython mime-bundle formatter for DataFrames (``execute_result`` and ``display``).

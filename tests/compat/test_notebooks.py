@@ -129,10 +129,14 @@ def _note(data: dict[str, Any]) -> bool:
 
 
 @pytest.fixture(scope="module")
-def kernels() -> Iterator[tuple[Any, Any]]:
-    """A ``pyspark`` kernel and a plain ``python3`` kernel, shared by the notebooks."""
+def kernels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+    """A ``pyspark`` kernel and a plain ``python3`` kernel, shared by the notebooks, each in
+    a folder of its own (as a notebook's folder: a plain session puts its warehouse there)."""
     started = [
-        start_new_kernel(kernel_name=name, startup_timeout=120) for name in ("pyspark", "python3")
+        start_new_kernel(
+            kernel_name=name, startup_timeout=120, cwd=str(tmp_path_factory.mktemp(name))
+        )
+        for name in ("pyspark", "python3")
     ]
     yield started[0][0], started[1][0]
     for km, kc in started:
@@ -140,6 +144,7 @@ def kernels() -> Iterator[tuple[Any, Any]]:
         km.shutdown_kernel(now=False)
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize(
     ("name", "tables"),
     [
@@ -172,14 +177,22 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-def test_spark_connect_notebook_runs_the_same_on_both_kernels(connect_url: str) -> None:
+@pytest.mark.cluster
+@pytest.mark.timeout(900)
+def test_spark_connect_notebook_runs_the_same_on_both_kernels(
+    connect_url: str, tmp_path: Path
+) -> None:
     # Fresh kernels: a plain kernel that already has a local session cannot build a Connect
     # one (SESSION_ALREADY_EXIST); the pyspark kernel moves its idle local session there.
     env = {**os.environ, "SPARK_CONNECT_URL": connect_url}
-    started = [
-        start_new_kernel(kernel_name=name, startup_timeout=120, env=env)
-        for name in ("pyspark", "python3")
-    ]
+    started = []
+    for name in ("pyspark", "python3"):
+        (tmp_path / name).mkdir()
+        started.append(
+            start_new_kernel(
+                kernel_name=name, startup_timeout=120, env=env, cwd=str(tmp_path / name)
+            )
+        )
     try:
         path = NOTEBOOKS / "05-spark-connect.ipynb"
         kernel, plain = (run_on(km, path) for km, _ in started)

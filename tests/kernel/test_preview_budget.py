@@ -58,7 +58,7 @@ def test_a_slow_preview_is_cancelled_at_the_budget_and_shown_on_request(kernel):
     run = kernel.run("slow = spark.range(0, 2, 1, 2).select(slowly('id').alias('id'))")
     assert run.status == "ok", run.error
     (t,) = run.data(TABLE)
-    assert t["deferred"] == "plan"  # Python code per row
+    assert t["deferred"] == "budget"  # Python code per row, bounded by the limit but slow
     assert run.seconds < 1.0 + 1.0 + 1.5  # the budget, a second, and the round trips
     run = kernel.run("%spark preview slow", timeout=120)
     assert run.status == "ok", run.error
