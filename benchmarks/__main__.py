@@ -26,6 +26,7 @@ from . import (
     batch,
     cluster,
     completion,
+    dropin,
     environment,
     interrupt,
     overhead,
@@ -43,6 +44,7 @@ BENCHMARKS = (
     "overhead",
     "preview",
     "interrupt",
+    "dropin",
     "completion",
     "paging",
     "streaming",
@@ -62,6 +64,7 @@ class Profile:
     preview_repeats: int
     preview_kernel_repeats: int
     interrupt_samples: int
+    dropin_repeats: int
     ablation_repeats: int
     stream_events: int
     stream_passes: int
@@ -85,6 +88,7 @@ QUICK = Profile(
     preview_repeats=1,
     preview_kernel_repeats=2,
     interrupt_samples=1,
+    dropin_repeats=4,
     ablation_repeats=0,
     stream_events=3_000,
     stream_passes=1,
@@ -107,6 +111,7 @@ FULL = Profile(
     preview_repeats=3,
     preview_kernel_repeats=5,
     interrupt_samples=3,
+    dropin_repeats=12,
     ablation_repeats=20,
     stream_events=100_000,
     stream_passes=2,
@@ -210,9 +215,15 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: interrupt.run(kernels, profile.interrupt_samples, explain=not args.quick),
             ),
             (
+                "dropin",
+                "dropin_cells",
+                "9. cells of real notebooks (previews budgeted)",
+                lambda: dropin.run(kernels, 1, profile.dropin_repeats),
+            ),
+            (
                 "completion",
                 "sql_completion",
-                "9. Spark SQL completion with 1,000 views",
+                "10. Spark SQL completion with 1,000 views",
                 lambda: completion.run(
                     kernels, profile.completion_tables, profile.completion_repeats
                 ),
@@ -220,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             (
                 "paging",
                 "paging",
-                "10. a page of the whole result, 10^3 to 10^9 rows",
+                "11. a page of the whole result, 10^3 to 10^9 rows",
                 lambda: paging.run(kernels, profile.paging_max_exp, profile.paging_repeats),
             ),
             ("streaming", "kafka_broker", "5. Kafka broker start", broker.start),
@@ -296,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         "time_to_first_result",
         "preview_vs_rows",
         "interrupt",
+        "dropin_cells",
         "sql_completion",
         "paging",
         "kafka_broker",
@@ -322,6 +334,7 @@ SECTIONS = {
     "overhead": ["per_cell_overhead"],
     "preview": ["preview_vs_rows"],
     "interrupt": ["interrupt"],
+    "dropin": ["dropin_cells"],
     "streaming": ["kafka_broker", "streaming"],
     "cluster": ["cluster_connect"],
     "batch": ["batch"],

@@ -66,6 +66,7 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
     lines += _startup(results.get("time_to_first_result"))
     lines += _preview(results.get("preview_vs_rows"))
     lines += _interrupt(results.get("interrupt"))
+    lines += _dropin(results.get("dropin_cells"))
     lines += _completion(results.get("sql_completion"))
     lines += _paging(results.get("paging"))
     lines += _streaming(results.get("kafka_broker"), results.get("streaming"))
@@ -78,6 +79,7 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
             ("per_cell_overhead", "1"),
             ("preview_vs_rows", "3"),
             ("interrupt", "4"),
+            ("dropin_cells", "9"),
             ("kafka_broker", "5 (broker)"),
             ("streaming", "5-6"),
             ("cluster_connect", "7"),
@@ -333,11 +335,33 @@ def _interrupt(r: dict[str, Any] | None) -> list[str]:
     return [*out, ""]
 
 
+def _dropin(r: dict[str, Any] | None) -> list[str]:
+    if not r:
+        return []
+    out = [
+        "## 9. Cells of real notebooks",
+        "",
+        textwrap.fill(r["description"], 100),
+        f"{r['repeats']} timed runs per kernel after {r['warmup']} warm-up run. Goal: ratio ≤ 1.10.",
+        "",
+        "| cell | pyspark median (ms) | plain median (ms) | ratio (median) | extra (ms) | tables shown |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in r["rows"]:
+        a, b = row["summary"][PYSPARK], row["summary"][PLAIN]
+        out.append(
+            f"| {row['cell']} | {_ms(a['median_ms'])} | {_ms(b['median_ms'])} | "
+            f"{_x(row['ratio_median'])} | {row['extra_median_ms']:+.1f} | "
+            f"{row['pyspark_tables_published']} |"
+        )
+    return [*out, ""]
+
+
 def _completion(r: dict[str, Any] | None) -> list[str]:
     if not r or "rows" not in r:
         return []
     out = [
-        f"## 9. Spark SQL completion with {r['tables']:,} temporary views",
+        f"## 10. Spark SQL completion with {r['tables']:,} temporary views",
         "",
         r["description"] + f"; {r['repeats']} requests each. Goal: under {r['goal_ms']} ms. "
         f"Listing the catalog (after each cell that used Spark, in the background) took "
@@ -360,7 +384,7 @@ def _paging(r: dict[str, Any] | None) -> list[str]:
     if not r or "rows" not in r:
         return []
     out = [
-        "## 10. A page of the whole result",
+        "## 11. A page of the whole result",
         "",
         r["description"] + f" {r['repeats']} requests per size and order (medians).",
         "",

@@ -65,6 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except ModuleNotFoundError as exc:
+        from .prerequisites import missing_extra
+
+        hint = missing_extra(exc)
+        if hint is None:
+            raise
+        print(f"pyspark-kernel: {hint}", file=sys.stderr)
+        return 1
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"pyspark-kernel: {exc}", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from .capture import JvmOutputRouter
 from .cellstate import CellState
 from .config import PendingSettings, SparkSettings
 from .iopub import Publisher
@@ -46,6 +47,7 @@ class SparkHost(Protocol):
     output_dir: OutputDir
     records: RecordLog
     metrics: Metrics
+    router: JvmOutputRouter
 
     @property
     def cell(self) -> CellState | None:
@@ -75,6 +77,10 @@ class SparkHost(Protocol):
         max_groups: int = 50,
     ) -> dict[str, Any]:
         """Aggregate `df` by Spark and display the chart (Vega-Lite and a PNG)."""
+
+    def preview(self, name: str) -> dict[str, Any]:
+        """Show the rows of a DataFrame variable, earlier result or table `name` (no
+        budget): what ``%spark preview NAME`` asks for."""
 
     def restart_session(self) -> Any:
         """Apply pending settings, rebuild the session and bind it; return it or None."""

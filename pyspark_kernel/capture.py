@@ -9,6 +9,8 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from .tasklogs import TaskFailureLog
+
 log = logging.getLogger(__name__)
 
 MAX_RECORDED_CHARS = 1_000_000
@@ -21,8 +23,13 @@ _STARTUP_NOISE = (
     "To adjust logging level use sc.setLogLevel",
 )
 # Log records that only repeat what the cell already shows: the error of a failed query
-# (shown as the cell's error) and the tasks killed by an interrupt the user asked for.
-_REDUNDANT = re.compile(r" (NativeCodeLoader|SQLQueryContextLogger): |TaskKilled \(Stage cancelled")
+# (shown as the cell's error) and the tasks killed by an interrupt the user asked for; and
+# those that only describe this machine (a port taken by another kernel's Spark UI: the
+# address in use is in ``%spark``), which would otherwise be saved in notebooks.
+_REDUNDANT = re.compile(
+    r" (NativeCodeLoader|SQLQueryContextLogger): |TaskKilled \(Stage cancelled"
+    r"|Utils: Service '[^']+' could not bind on port "
+)
 _LOG_START = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d ")
 
 
@@ -109,12 +116,15 @@ class JvmOutputRouter:
         self._parent: dict[str, Any] | None = None
         self._capture: CellCapture | None = None
         self._skipping = False
+        self.task_failures = TaskFailureLog()
 
     def begin_cell(self, parent: dict[str, Any], capture: CellCapture) -> None:
         with self._lock:
             self._parent, self._capture = parent, capture
 
     def end_cell(self) -> None:
+        for line in self.task_failures.summary():  # the cell's folded task failures
+            self._write("stderr", line)
         with self._lock:
             self._capture = None
 
@@ -130,6 +140,11 @@ class JvmOutputRouter:
         if self._redundant(name, line):
             log.debug("jvm %s: %s", name, line.rstrip())
             return
+        if name == "stderr" and self.task_failures.take(line):
+            return
+        self._write(name, line)
+
+    def _write(self, name: str, line: str) -> None:
         with self._lock:
             parent, capture = self._parent, self._capture
         if capture is not None:

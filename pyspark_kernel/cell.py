@@ -85,7 +85,7 @@ class CellLife:
             self._open.stack.close()
         parent = self.publisher.current_parent()
         cell = CellState(
-            record=ExecutionRecord(execution_count=self.shell.execution_count),
+            record=ExecutionRecord(execution_count=running_count(self.shell)),
             code=code,
             parent=parent,
             needs_spark=needs_spark(code, self.shell.user_ns, self.shell),
@@ -114,20 +114,33 @@ class CellLife:
         """Tag the cell's Spark jobs and start its progress display."""
         spark = self.session.spark
         parent, after = cell.parent, self.settings.progress_after
+        keep = self.settings.progress_keep_after
         try:
             tag = f"{TAG_PREFIX}{uuid.uuid4().hex[:12]}"
             if self.session.is_remote:
                 spark.addTag(tag)
                 cell.tag = tag
-                return remote.ConnectProgress(spark, self.publisher, parent, show_after=after)
+                return remote.ConnectProgress(
+                    spark, self.publisher, parent, show_after=after, keep_after=keep
+                )
             jobs = self._job_tracker(spark)
             sc = spark.sparkContext
             sc.addJobTag(tag)
             cell.tag = tag
+            description = job_description(cell.record.execution_count, cell.code)
+            sc.setJobDescription(description)
             if not self._thread_ready:
                 sc.setInterruptOnCancel(True)
                 self._thread_ready = True
-            return CellProgress(jobs, tag, self.publisher, parent, show_after=after)
+            return CellProgress(
+                jobs,
+                tag,
+                self.publisher,
+                parent,
+                show_after=after,
+                description=description,
+                keep_after=keep,
+            )
         except Exception as exc:  # the JVM may have died just now
             if self.session.is_remote and connect_lost(self.session, exc):
                 self.binding.mark_unavailable(self.session.describe_error())
@@ -212,8 +225,28 @@ class CellLife:
                 spark.removeTag(tag)
             else:
                 spark.sparkContext.removeJobTag(tag)
+                spark.sparkContext.setJobDescription(None)
         except Exception as exc:
             log.debug("could not remove job tag %s: %s", tag, exc)
+
+
+def running_count(shell: Any) -> int:
+    """The running cell's number (``In [N]``). IPython 9 counts a cell before
+    ``pre_run_cell``, earlier releases after the cell."""
+    import IPython
+
+    ahead = IPython.version_info[0] >= 9
+    return int(shell.execution_count) - (1 if ahead else 0)
+
+
+def job_description(execution_count: int, code: str, width: int = 100) -> str:
+    """How the cell's Spark jobs are named in the Spark UI and the progress display:
+    ``In [7]: sales.groupBy("product")...``, from its first line of code."""
+    lines = [line.strip() for line in code.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    first = lines[0] if lines else ""
+    more = len(lines) > 1 or len(first) > width
+    return f"In [{execution_count}]: {first[:width]}{'...' if more else ''}"
 
 
 class _OpenCell:

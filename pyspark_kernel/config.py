@@ -15,6 +15,8 @@ from typing import Any
 from traitlets import Bool, Dict, Float, Int, List, Unicode, validate
 from traitlets.config import Configurable
 
+from .paths import data_root
+
 # Safe local defaults: nothing listens beyond loopback, the UI cannot kill jobs,
 # Arrow is on, and Spark's console progress bars (carriage-return noise) are off.
 SAFE_DEFAULTS: dict[str, str] = {
@@ -44,6 +46,8 @@ _ENV_FIELDS: dict[str, str] = {
     "PYSPARK_KERNEL_EXACT_COUNT": "exact_count",
     "PYSPARK_KERNEL_TIMEOUT": "timeout",
     "PYSPARK_KERNEL_PROGRESS_AFTER": "progress_after",
+    "PYSPARK_KERNEL_PREVIEW_BUDGET": "preview_budget",
+    "PYSPARK_KERNEL_PROGRESS_KEEP_AFTER": "progress_keep_after",
     "PYSPARK_KERNEL_PACKAGES": "packages",
     "PYSPARK_KERNEL_EXPORT_LIMIT": "export_limit",
 }
@@ -62,6 +66,22 @@ _SIZE_KEYS = (
     "spark.executor.memoryOverhead",
 )
 _INT_KEYS = ("spark.executor.cores", "spark.driver.cores", "spark.sql.shuffle.partitions")
+
+
+_DRIVER_JAVA = "spark.driver.extraJavaOptions"
+_DERBY_HOME = "-Dderby.system.home="
+
+
+def data_folders() -> dict[str, str]:
+    """Where managed tables (``saveAsTable``) and, with Hive support, Derby's metastore
+    and ``derby.log`` go by default: the per-user data folder (``paths.data_root()``),
+    never the notebook's folder. Kept across kernels."""
+    root = data_root()
+    (root / "derby").mkdir(parents=True, exist_ok=True)  # Derby writes derby.log there
+    return {
+        "spark.sql.warehouse.dir": str(root / "spark-warehouse"),
+        _DRIVER_JAVA: f"{_DERBY_HOME}{root / 'derby'}",
+    }
 
 
 class SettingsError(ValueError):
@@ -104,6 +124,16 @@ class SparkSettings(Configurable):
     progress_after = Float(
         1.0, help="Seconds a cell's Spark jobs run before their progress is shown (0: always)."
     ).tag(config=True)
+    progress_keep_after = Float(
+        2.0,
+        help="Seconds of Spark work a cell needs for its progress summary to stay (and be "
+        "saved in the notebook); shorter work has its live display cleared at the end.",
+    ).tag(config=True)
+    preview_budget = Float(
+        1.0,
+        help="Seconds a result preview the kernel makes on its own may take before it is "
+        "cancelled and the schema shown instead (0: no limit).",
+    ).tag(config=True)
     start_timeout = Float(180.0, help="Seconds to wait for the session to start.").tag(config=True)
 
     @validate("max_rows", "max_chars", "max_bytes", "export_limit")
@@ -112,10 +142,11 @@ class SparkSettings(Configurable):
             raise SettingsError(f"{proposal.trait.name} must be at least 1, got {proposal.value}")
         return int(proposal.value)
 
-    @validate("timeout")
+    @validate("timeout", "preview_budget", "progress_keep_after")
     def _non_negative(self, proposal: Any) -> float:
         if proposal.value < 0:
-            raise SettingsError(f"timeout must be 0 (off) or positive, got {proposal.value}")
+            name = proposal.trait.name
+            raise SettingsError(f"{name} must be 0 (off) or positive, got {proposal.value}")
         return float(proposal.value)
 
     @validate("log_level")
@@ -158,7 +189,12 @@ class SparkSettings(Configurable):
         merged = {**SAFE_DEFAULTS, "spark.app.name": self.app_name}
         if not self.remote:
             merged["spark.master"] = self.master
-        merged.update({str(k): str(v) for k, v in self.conf.items()})
+            merged.update(data_folders())
+        user = {str(k): str(v) for k, v in self.conf.items()}
+        if not self.remote and _DERBY_HOME not in user.get(_DRIVER_JAVA, ""):
+            ours = merged.pop(_DRIVER_JAVA)
+            user[_DRIVER_JAVA] = f"{ours} {user[_DRIVER_JAVA]}" if _DRIVER_JAVA in user else ours
+        merged.update(user)
         return merged
 
     def check(self) -> None:

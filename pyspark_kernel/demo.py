@@ -26,13 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from .kernelspec import KERNEL_NAME
+from .prerequisites import missing_java
 
 DEFAULT_OUT = "demo-output"
 CELL_TIMEOUT = 1800
 # What a notebook must mention (in any cell, case-insensitive) to need a service.
 NEEDS = {"kafka": ("kafka",), "postgres": ("postgres",), "opensearch": ("opensearch",)}
-# Spark warns in the first cell when the host name resolves to a loopback address.
-QUIET = {"SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
+# Spark warns in the first cell when the host name resolves to a loopback address. The
+# notebooks' saved tables must not depend on how busy the machine is: no preview budget.
+QUIET = {
+    "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+    "PYSPARK_KERNEL_PREVIEW_BUDGET": os.environ.get("PYSPARK_KERNEL_PREVIEW_BUDGET", "0"),
+}
 
 
 @dataclass
@@ -332,6 +337,9 @@ def open_lab(folder: Path) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     """The ``demo`` command."""
+    java = missing_java()
+    if java is not None:
+        raise RuntimeError(java)
     folder = Path(args.notebooks) if args.notebooks else bundled_notebooks()
     if folder is None or not folder.is_dir():
         raise ValueError("no notebooks folder found: give --notebooks")

@@ -92,6 +92,16 @@ def _java_root_cause(exc: BaseException) -> str | None:
     return top if root == top else f"{top} (caused by {root})"
 
 
+def hint(exc: BaseException) -> str | None:
+    """One line on how to fix an error the kernel can fix, or None: a Kafka source or sink
+    without Spark's Kafka connector."""
+    text = str(exc)
+    missing = "DATA_SOURCE_NOT_FOUND" in text or "Failed to find data source" in text
+    if missing and "kafka" in text.lower():
+        return "(Spark's Kafka connector is not loaded: %spark packages kafka --restart)"
+    return None
+
+
 def user_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
     """The traceback up to, not into, PySpark and Py4J internals."""
     frames: list[types.TracebackType] = []

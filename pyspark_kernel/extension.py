@@ -22,19 +22,24 @@ import pyspark_kernel.spark_internals as spark_internals
 
 from .api import ChannelError, require
 from .binding import SessionBinding
+from .builders import BuilderWatch
 from .capture import JvmOutputRouter
 from .cell import CellLife
 from .cellstate import CellState
 from .channel import Channel
 from .config import PendingSettings, SparkSettings
 from .failures import ErrorDisplay
+from .imports import import_as_a_cell_would
 from .iopub import Publisher
 from .magics import SparkMagics
 from .metrics import Metrics
 from .results.ops import ResultOps
 from .results.output_dir import OutputDir, OutputDirError
 from .results.present import ResultPresenter
+from .results.preview import PANDAS_ON_SPARK
 from .results.record import RecordLog
+from .results.shown import ShowWatch
+from .results.store import ResultExpired
 from .session import SessionManager
 from .sql.assist import SqlAssist
 from .sql.catalog import CatalogWatcher
@@ -43,7 +48,7 @@ from .streaming.magics import StreamsMagics
 
 log = logging.getLogger(__name__)
 
-_DATAFRAME_TYPES = (("pyspark.sql.dataframe", "DataFrame"), ("pyspark.pandas.frame", "DataFrame"))
+_DATAFRAME_TYPES = (("pyspark.sql.dataframe", "DataFrame"), *PANDAS_ON_SPARK)
 _PY4J_LOGGERS = ("", "py4j.java_gateway", "py4j.clientserver")
 
 
@@ -58,6 +63,7 @@ class SparkExtension:
         self.publisher = Publisher(shell)
         self.router = JvmOutputRouter({"stdout": sys.stdout, "stderr": sys.stderr})
         self.session = SessionManager(self.settings)
+        self.session.prepare_thread = partial(import_as_a_cell_would, shell)
         self.output_dir = _make_output_dir(self.settings)
         self.records = RecordLog()
         self.metrics = Metrics()
@@ -87,6 +93,12 @@ class SparkExtension:
         self.channel = Channel(self.session)
         self.catalog = CatalogWatcher(self.session, on_refresh=self._catalog_changed)
         self.sql = SqlAssist(shell, self.session, self.catalog)
+        self.shows = ShowWatch(current=lambda: self.cell)
+        self.builders = BuilderWatch(
+            running=lambda: self.session.spark if self.session.ready else None,
+            note=self._note,
+            move_to_connect=self._move_to_connect,
+        )
         self.streaming = StreamingSupport(self, on_change=self._streams_changed)
         self._undo: list[Callable[[], object]] = []
 
@@ -119,6 +131,9 @@ class SparkExtension:
     ) -> dict[str, Any]:
         return self.presenter.show_chart(df, kind, x, y, agg, color, max_groups)
 
+    def preview(self, name: str) -> dict[str, Any]:
+        return self.presenter.preview_named(name, cell=self.cell)
+
     def restart_session(self) -> Any:
         self.pending.apply(self.settings)
         self.session.stop()
@@ -145,7 +160,10 @@ class SparkExtension:
         """Hook into the shell and start building the session in the background."""
         shell, do = self.shell, self._do
         do(self._set_output_dir, self._unset_output_dir)
+        do(self.shows.install, self.shows.uninstall)
+        do(self.builders.install, self.builders.uninstall)
         for event, hook in (
+            ("pre_run_cell", self._before_cell),
             ("pre_run_cell", self.life.pre_run_cell),
             ("post_run_cell", self.life.post_run_cell),
         ):
@@ -206,6 +224,21 @@ class SparkExtension:
         action()
         self._undo.append(undo)
 
+    def _note(self, text: str) -> None:
+        """One line from the kernel in the running cell (not on stderr: not an error)."""
+        self.publisher.display({"text/plain": text})
+
+    def _move_to_connect(self, url: str) -> Any:
+        self.pending.set("remote", url)
+        spark = self.restart_session()
+        if spark is None:
+            raise errors.SparkSessionUnavailable(self.session.describe_error())
+        return spark
+
+    def _before_cell(self, info: Any) -> None:
+        """What the parts outside the cell's life need before each cell."""
+        self.shows.refresh()
+
     def _set_output_dir(self) -> None:
         path = str(self.output_dir.path)
         self.shell.user_ns["OUTPUT_DIR"] = path
@@ -233,6 +266,7 @@ class SparkExtension:
             self.channel.add_op(name, handler)
         self.channel.add_chunked_op("export", results.export)
         self.channel.add_op("stop_stream", self._stop_stream)
+        self.channel.add_op("preview", self._preview)
         self.channel.register()
 
     def _stop_stream(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -255,6 +289,16 @@ class SparkExtension:
     def _session_changed(self) -> None:
         if self.session.ready:
             self.catalog.refresh_soon()
+
+    def _preview(self, request: dict[str, Any]) -> dict[str, Any]:
+        result_id = require(request, "result_id", str)
+        max_rows = require(request, "max_rows", int, None)
+        if max_rows is not None and not 1 <= max_rows <= 10_000:
+            raise ChannelError("max_rows must be between 1 and 10000")
+        try:
+            return {"table": self.presenter.preview_result(result_id, max_rows)}
+        except ResultExpired as exc:
+            raise ChannelError(str(exc)) from None
 
     def _streams_changed(self) -> None:
         self.channel.push("streams", lambda: {"queries": self.streaming.payloads()})

@@ -41,6 +41,9 @@ class ErrorDisplay:
             etype, value, errors.user_frames(tb), tb_offset
         )
         stb = [*stb[:-1], f"\x1b[0;31m{etype.__name__}\x1b[0m: {message}"]
+        fix = errors.hint(value)
+        if fix is not None:
+            stb.append(fix)
         if errors.has_jvm_trace(value):
             stb.append("(full error with the JVM stack trace: %spark trace)")
         shell._showtraceback(etype, message, stb)

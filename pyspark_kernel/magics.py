@@ -15,6 +15,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 import pyspark_kernel.transform as transform
 
 from .config import LOG_LEVELS, SettingsError, parse_assignment
+from .holdings import holdings
 from .results.explore import AGGREGATIONS, CHART_KINDS
 
 if TYPE_CHECKING:
@@ -25,11 +26,14 @@ _SPARK_HELP = """%spark                      status: state, master, app id, Spar
 %spark restart              rebuild the session (Python variables are kept)
 %spark log LEVEL            JVM log level shown in cells (WARN by default)
 %spark trace                full trace (Python and JVM) of the last Spark error
+%spark tasklog              the full executor log of the last cell's failed tasks
 %spark detect on|off        result detection after each cell
 %spark count on|off         exact row counts under previews (runs count())
 %spark rows N               rows shown in previews
 %spark timeout SECONDS      per-cell time limit, 0 for none
-%spark packages kafka       add Spark's Kafka connector (then %spark restart)
+%spark packages kafka [--restart]
+                            add Spark's Kafka connector (at the next restart, or now)
+%spark preview NAME         the rows of a DataFrame, view or result shown as schema only
 %spark metrics [--json]     cells run and failed, cell times, Spark jobs, rows previewed
 
 %%sql [-o NAME] [-n ROWS]   run the cell as Spark SQL ({name} is filled from Python)
@@ -136,11 +140,32 @@ class SparkMagics(Magics):
         self._set_one("timeout", args)
 
     def _spark_packages(self, args: list[str]) -> None:
-        if not args:
+        restart = "--restart" in args
+        names = [a for a in args if a != "--restart"]
+        if not names:
             print(f"packages: {', '.join(self.host.settings.packages) or 'none'}")
             return
-        self.host.pending.set("packages", ",".join(args))
-        print(f"will add {', '.join(args)} at %spark restart")
+        self.host.pending.set("packages", ",".join(names))
+        spark = self.host.bind(wait=True) if not restart else None
+        held = holdings(spark) if spark is not None else None
+        if restart or held == []:
+            why = "" if restart else " (the session held no views, cached data or queries)"
+            print(f"adding {', '.join(names)}: restarting the Spark session{why}...")
+            self._spark_restart([])
+            return
+        print(
+            f"will add {', '.join(names)} at %spark restart (the session holds "
+            f"{', '.join(held or ['state'])}); %spark packages {' '.join(names)} --restart "
+            "adds it now"
+        )
+
+    def _spark_preview(self, args: list[str]) -> None:
+        if len(args) != 1:
+            raise UsageError("usage: %spark preview NAME (a DataFrame variable or a view)")
+        self.host.preview(args[0])
+
+    def _spark_tasklog(self, args: list[str]) -> None:
+        print(self.host.router.task_failures.last or "no failed Spark task yet")
 
     def _spark_metrics(self, args: list[str]) -> None:
         data = self.host.metrics.summary()

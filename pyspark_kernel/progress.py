@@ -35,8 +35,15 @@ class ProgressDisplay:
     """One cell's progress display, shown once its Spark work has run `show_after` seconds,
     then updated in place; the payload follows the progress mime type's schema."""
 
-    def __init__(self, publisher: Publisher, parent: dict[str, Any], show_after: float) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        parent: dict[str, Any],
+        show_after: float,
+        keep_after: float = 0.0,
+    ) -> None:
         self._publisher = publisher
+        self._keep_after = keep_after
         self._parent = parent
         self._display_id = publisher.new_display_id()
         self._started = time.monotonic()
@@ -73,6 +80,17 @@ class ProgressDisplay:
         """The cell ended in `state`: publish the summary (if due) and return the job ids."""
         raise NotImplementedError
 
+    def _end(self, payload: dict[str, Any]) -> None:
+        """Publish the final summary; a cell whose Spark work lasted less than
+        `keep_after` seconds has its live display cleared instead (nothing is saved)."""
+        if self._first is not None and time.monotonic() - self._first < self._keep_after:
+            if self._shown:
+                self._publisher.display(
+                    {}, display_id=self._display_id, parent=self._parent, update=True
+                )
+            return
+        self._publish(payload)
+
     def _text(self, payload: dict[str, Any]) -> str:
         return progress_text(payload)
 
@@ -95,8 +113,11 @@ class CellProgress(ProgressDisplay):
         publisher: Publisher,
         parent: dict[str, Any],
         show_after: float = 1.0,
+        description: str | None = None,
+        keep_after: float = 0.0,
     ) -> None:
-        super().__init__(publisher, parent, show_after)
+        super().__init__(publisher, parent, show_after, keep_after)
+        self.description = description  # the cell's job description: each job's name
         self._jobs = jobs
         self._tracker = jobs.tracker
         self._ui_url = jobs.ui_url
@@ -120,7 +141,7 @@ class CellProgress(ProgressDisplay):
         except Exception:  # the JVM may be gone (killed, stopped)
             return self.job_ids
         if payload["jobs"]:
-            self._publish(payload)
+            self._end(payload)
         return self.job_ids
 
     def _run(self) -> None:
@@ -170,7 +191,7 @@ class CellProgress(ProgressDisplay):
         return {
             "job_id": job_id,
             "status": info.status,
-            "name": stages[0]["name"] if stages else f"job {job_id}",
+            "name": self.description or (stages[0]["name"] if stages else f"job {job_id}"),
             "url": f"{self._ui_url}/jobs/job/?id={job_id}" if self._ui_url else None,
             "num_tasks": sum(s["num_tasks"] for s in stages),
             "num_completed_tasks": sum(s["num_completed_tasks"] for s in stages),

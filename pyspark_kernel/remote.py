@@ -131,8 +131,9 @@ class ConnectProgress(ProgressDisplay):
         publisher: Publisher,
         parent: dict[str, Any],
         show_after: float = 1.0,
+        keep_after: float = 0.0,
     ) -> None:
-        super().__init__(publisher, parent, show_after)
+        super().__init__(publisher, parent, show_after, keep_after)
         self._spark = spark
         self._last_sent = 0.0
         self._thread = threading.get_ident()
@@ -177,7 +178,7 @@ class ConnectProgress(ProgressDisplay):
         except Exception:
             log.debug("could not remove the progress handler", exc_info=True)
         if self._ops and (self._shown or self._due()):
-            self._publish(self._connect_payload(state))
+            self._end(self._connect_payload(state))
         return self.job_ids
 
     def _connect_payload(self, state: str) -> dict[str, Any]:

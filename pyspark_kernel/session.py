@@ -24,6 +24,7 @@ import pyspark_kernel.spark_internals as internals
 
 from .config import SettingsError, SparkSettings
 from .jvmcalls import CallCounter
+from .prerequisites import missing_java
 from .ui_proxy import shown_ui_url
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class SessionManager:
         if self.status is not None:
             self.listeners.append(self._report)
         self._muted = 0  # own_work blocks under way: the JVM's lines are not shown meanwhile
+        self.prepare_thread: Callable[[], None] | None = None  # first step of each build
 
     def _set_state(self, state: str) -> None:
         self.state = state
@@ -287,6 +289,8 @@ class SessionManager:
     # -- building --------------------------------------------------------------------------
     def _build(self) -> None:
         try:
+            if self.prepare_thread is not None:
+                self.prepare_thread()
             self._lost_reason = None
             self.settings.check()
             spark = self._build_remote() if self.is_remote else self._build_classic()
@@ -398,6 +402,8 @@ class SessionManager:
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         gateway = internals.active_gateway()
         if gateway is None or self._proc is None or self._proc.poll() is not None:
+            if (java := missing_java()) is not None:
+                raise SessionError(java)
             gateway = self._launch(conf)  # else: the user stopped the session, the JVM lives on
         sc = SparkContext(conf=conf, gateway=gateway)
         sc.setLogLevel(self.settings.log_level)

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,48 @@ def _scala_option(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return str(value.get()) if value.isDefined() else None
+
+
+# -- builders ------------------------------------------------------------------------------------
+def builder_options(builder: Any) -> dict[str, str]:
+    """The settings a ``SparkSession.Builder`` was given so far (``builder._options``)."""
+    return {str(k): str(v) for k, v in getattr(builder, "_options", {}).items()}
+
+
+def has_cached_data(spark: Any) -> bool:
+    """Whether a classic session holds cached DataFrames or persisted RDDs
+    (``sharedState().cacheManager().isEmpty()``, ``sc._jsc.getPersistentRDDs()``)."""
+    jspark = spark._jsparkSession
+    if not jspark.sharedState().cacheManager().isEmpty():
+        return True
+    return int(spark.sparkContext._jsc.getPersistentRDDs().size()) > 0
+
+
+# -- plans ---------------------------------------------------------------------------------------
+def physical_plan(df: Any) -> str | None:
+    """The physical plan of a DataFrame as ``explain()`` prints it, without running it:
+    ``df._jdf.queryExecution().executedPlan()`` (classic), ``df._explain_string()``
+    (Spark Connect, one request to the server); None for anything else."""
+    jdf = getattr(df, "_jdf", None)
+    if jdf is not None:
+        return str(jdf.queryExecution().executedPlan().toString())
+    explain = getattr(df, "_explain_string", None)
+    if callable(explain):
+        text = str(explain())
+        return text.split("== Physical Plan ==", 1)[-1].strip()
+    return None
+
+
+def logical_plans(df: Any) -> tuple[str, Callable[[], str]] | None:
+    """A classic DataFrame's analyzed logical plan (computed when the DataFrame was made,
+    so reading it costs about a millisecond) and a function for its optimized plan (which
+    shows extracted Python UDFs; optimizing costs tens of milliseconds), from
+    ``df._jdf.queryExecution()``; None on Spark Connect."""
+    jdf = getattr(df, "_jdf", None)
+    if jdf is None:
+        return None
+    execution = jdf.queryExecution()
+    return str(execution.analyzed().toString()), lambda: str(execution.optimizedPlan().toString())
 
 
 # -- errors ------------------------------------------------------------------------------------

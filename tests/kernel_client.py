@@ -58,8 +58,11 @@ class Kernel:
         kernel_name: str = KERNEL_NAME,
         env: dict[str, str] | None = None,
         extra_arguments: list[str] | None = None,
+        cwd: str | None = None,
     ) -> None:
         kwargs: dict[str, Any] = {"kernel_name": kernel_name, "startup_timeout": 120}
+        if cwd is not None:
+            kwargs["cwd"] = cwd
         if env is not None:
             kwargs["env"] = {**os.environ, **env}
         if extra_arguments:

@@ -15,13 +15,20 @@ from ..config import SparkSettings
 from ..iopub import Publisher
 from ..mimetypes import RECORD_METADATA_KEY
 from ..session import SessionManager
+from .budget import OverBudget, budget, preview_cost
 from .catalog import ViewWatcher
 from .chart import chart_bundle, vega_lite
 from .explore import chart_data
 from .output_dir import OutputDir
-from .preview import is_dataframe, preview
+from .preview import has_columns, is_dataframe, preview, schema_only
 from .render import table_bundle, table_payload
 from .store import ResultStore
+
+# What a preview may cost, by how the result was found (see `budget`): what the user asked
+# to see (a cell's value, a query, a transform, a preview) is shown in full; a view or
+# Parquet file the cell made gets the time budget; a DataFrame variable, which the cell may
+# only have defined, is not run at all when its plan needs all its input.
+LIMITS = {"view": "time", "parquet": "time", "direct_dataframe": "plan"}
 
 
 class ResultPresenter:
@@ -82,6 +89,8 @@ class ResultPresenter:
             if spark_prepared:  # views were listed before the cell ran
                 after_views = self.views.temp_views(cell.code)
                 views = detect.changed_views(cell.views, after_views, cell.code)
+                if views:  # a streaming query's memory sink is its own view, not a result
+                    views = [v for v in views if v not in _query_names(spark)]
         except Exception as exc:
             record.result_source, record.result_error = "read_error", errors.headline(exc)
             return
@@ -121,14 +130,35 @@ class ResultPresenter:
 
     # -- showing -----------------------------------------------------------------------------
     def table_for(
-        self, df: Any, source: str, max_rows: int | None = None, **names: Any
+        self,
+        df: Any,
+        source: str,
+        max_rows: int | None = None,
+        limit: str | None = None,
+        **names: Any,
     ) -> dict[str, Any]:
         """The table payload of `df`, previewed within the settings' bounds; `df` is kept
-        in the result store so the frontend can ask for more of it."""
+        in the result store so the frontend can ask for more of it.
+
+        With `limit` ``"plan"`` no rows are fetched when the plan needs a pass over all its
+        input; with ``"plan"`` or ``"time"`` a preview whose plan does not stream is
+        cancelled after ``preview_budget``. The table then has the schema and says how to
+        ask for the rows."""
         rows = max_rows or self.settings.max_rows
         s = self.settings
-        with self.session.own_work("pyspark-kernel: result preview"):
-            shown = preview(df, rows, s.max_chars, s.exact_count, s.max_bytes)
+        cost = preview_cost(df) if limit is not None else "streaming"
+        if cost == "full" and limit == "plan":
+            shown = schema_only(df, "plan")
+        else:
+            seconds = s.preview_budget if cost != "streaming" else 0.0
+            with self.session.own_work("pyspark-kernel: result preview") as tag:
+                try:
+                    with budget(self.session.spark, tag, seconds) as fired:
+                        shown = preview(
+                            df, rows, s.max_chars, s.exact_count, s.max_bytes, fired.is_set
+                        )
+                except OverBudget:
+                    shown = schema_only(df, "budget")
         name = names.get("variable_name") or names.get("view_name") or names.get("parquet_path")
         kept = self.store.add(df, source, name)
         return table_payload(shown, rows, source, result_id=kept.result_id, **names)
@@ -144,7 +174,7 @@ class ResultPresenter:
     ) -> dict[str, Any]:
         """Preview `df` and display it as a table; with `cell`, as that cell's result (its
         record, duration so far included, goes in the output's metadata)."""
-        payload = self.table_for(df, source, max_rows, **names)
+        payload = self.table_for(df, source, max_rows, LIMITS.get(source), **names)
         metadata: dict[str, Any] = {}
         if cell is not None:
             record = cell.record
@@ -173,20 +203,50 @@ class ResultPresenter:
         self.publisher.display(chart_bundle(spec))
         return spec
 
+    def preview_named(self, name: str, cell: CellState | None = None) -> dict[str, Any]:
+        """Show the rows of `name` on request, with no budget: a DataFrame variable, a
+        result shown before under that name (a view, a Parquet path) or a table."""
+        ns = self.shell.user_ns
+        df = ns.get(name)
+        if not is_dataframe(df):
+            kept = self.store.find(name)
+            df = kept.df if kept is not None else None
+        if df is None:
+            spark = self._bind(True)
+            if spark is None:
+                raise LookupError(f"no DataFrame or table named {name!r}")
+            df = spark.table(name)  # an unknown name raises Spark's own error
+        if cell is not None:
+            cell.mark_shown("preview")
+        return self.show_frame(df, "preview", cell=cell, variable_name=name)
+
+    def preview_result(self, result_id: str, max_rows: int | None = None) -> dict[str, Any]:
+        """The full preview (no budget) of a result shown before, by its ``result_id``."""
+        kept = self.store.get(result_id)
+        names = {
+            "view": "view_name",
+            "parquet": "parquet_path",
+        }.get(kept.source, "variable_name")
+        return self.table_for(kept.df, kept.source, max_rows, **{names: kept.name})
+
     def format_frame(self, df: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """IPython mime-bundle formatter for DataFrames (``execute_result`` and ``display``).
 
         A frame with no columns (the result of DDL such as ``CREATE VIEW``) is left to
         IPython's plain repr, so the detection rules still show what the command made."""
-        if not is_dataframe(df) or len(df.columns) == 0:
+        if not is_dataframe(df) or not has_columns(df):
             return None
         cell = self._current()
         if cell is not None:
             cell.mark_shown("expression")
-        payload = self.table_for(df, "expression")
+        payload = self.table_for(df, "expression")  # the user asked to see it
         if cell is not None:
             cell.record.result_data = _as_dicts(payload)
         return table_bundle(payload)
+
+
+def _query_names(spark: Any) -> set[str]:
+    return {q.name for q in spark.streams.active if q.name}
 
 
 def _as_dicts(payload: dict[str, Any]) -> list[dict[str, Any]]:

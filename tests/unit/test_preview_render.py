@@ -1,7 +1,9 @@
 """Previews of real DataFrames: every Spark SQL type into the JSON payload and the HTML."""
 
+import contextlib
 import datetime as dt
 import decimal
+import io
 import json
 from pathlib import Path
 
@@ -194,7 +196,7 @@ def test_html_escapes_every_value_and_name():
 def test_html_and_text_tell_null_from_empty_string():
     payload = fixture("table_basic.json")
     html = table_html(payload)
-    assert "<td></td>" in html and "<i style='opacity:0.6'>null</i>" in html
+    assert "<td></td>" in html and "<i style='opacity:0.6'>NULL</i>" in html
     text = table_text(payload)
     assert "| id: bigint | name: string | price: decimal(10,2) |" in text
     assert text.splitlines()[-1] == "DataFrame df: 3 rows"
@@ -209,3 +211,49 @@ def test_bundle_has_all_three_representations():
 def test_unknown_source_is_rejected():
     with pytest.raises(ValueError, match="unknown result source"):
         table_payload(Preview(columns=[]), 1, "somewhere")
+
+
+def test_html_and_text_show_values_as_spark_show_prints_them(spark):
+    df = spark.sql(
+        "SELECT timestamp'2000-01-01 12:00:00' AS ts, timestamp'2000-01-01 12:00:00.120' AS ts2,"
+        " timestamp_ntz'2000-01-01 12:00:00' AS ntz, date'2000-01-02' AS d, NULL AS n,"
+        " true AS b, 1.5D AS dbl, 1e20D AS big, 1.0E-5D AS small, CAST(0.1 AS FLOAT) AS f,"
+        " CAST(2.50 AS DECIMAL(10,2)) AS dec, CAST('ab' AS BINARY) AS bin, array(1, NULL) AS arr,"
+        " named_struct('a', 1, 't', timestamp'2000-01-01 12:00:00') AS st, map('k', 1) AS m,"
+        " CAST('NaN' AS DOUBLE) AS nan"
+    )
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        df.show(truncate=False)
+    shown = [cell.strip() for cell in printed.getvalue().splitlines()[3].split("|")[1:-1]]
+    payload = table_payload(preview(df, 10, 100), 10, "expression")
+    text_row = table_text(payload).splitlines()[3]
+    assert [cell.strip() for cell in text_row.strip("| ").split(" | ")] == shown
+    assert payload["rows"][0][0] == "2000-01-01T12:00:00+00:00"  # the JSON payload stays ISO
+    html = table_html(payload)
+    assert "<td>2000-01-01 12:00:00</td>" in html and "<td>1.0E20</td>" in html
+    assert "<td>{1, 2000-01-01 12:00:00}</td>" in html and "<td>{k -&gt; 1}</td>" in html
+
+
+def test_ml_vectors_render_as_show_prints_them(spark):
+    from pyspark.ml.linalg import Vectors
+
+    df = spark.createDataFrame(
+        [(Vectors.dense([1.0, 2.0]), Vectors.sparse(3, [0], [1.0]))], ["dense", "sparse"]
+    )
+    payload = table_payload(preview(df, 10, 100), 10, "expression")
+    assert [c["type"] for c in payload["columns"]] == ["vector", "vector"]
+    assert payload["rows"] == [["[1.0,2.0]", "(3,[0],[1.0])"]]
+    assert "| [1.0,2.0]     | (3,[0],[1.0])  |" in table_text(payload)
+
+
+def test_pandas_on_spark_series_is_previewed_with_its_index(spark):
+    import pyspark.pandas as ps
+
+    series = ps.Series([10, 20], index=["x", "y"], name="n")
+    payload = table_payload(preview(series, 10, 100), 10, "expression")
+    assert [(c["name"], c["type"]) for c in payload["columns"]] == [
+        ("index", "string"),
+        ("n", "bigint"),
+    ]
+    assert payload["rows"] == [["x", 10], ["y", 20]]

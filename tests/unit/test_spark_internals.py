@@ -159,3 +159,26 @@ def test_quiet_query_context_loggers():
     from pyspark.logger import PySparkLogger
 
     assert PySparkLogger.getLogger("SQLQueryContextLogger").level > 40
+
+
+def test_plans_name_the_operators_without_running_a_job(spark):
+    from pyspark.sql import functions as F
+
+    from pyspark_kernel.results.budget import needs_full_pass, preview_cost
+
+    sc = spark.sparkContext
+    before = len(sc.statusTracker().getJobIdsForGroup(None))
+    grouped = spark.range(10).selectExpr("id % 2 AS k").groupBy("k").count()
+    assert "Exchange hashpartitioning" in internals.physical_plan(grouped)
+    analyzed, _optimized = internals.logical_plans(grouped)
+    assert analyzed.startswith("Aggregate [k")
+    slow = spark.range(3).select(F.udf(lambda x: x, "long")("id"))
+    assert "EvalPython" in internals.logical_plans(slow)[1]()
+    assert len(sc.statusTracker().getJobIdsForGroup(None)) == before
+    assert needs_full_pass(grouped)
+    assert needs_full_pass(spark.range(3).orderBy("id", ascending=False))
+    assert preview_cost(spark.range(3).filter("id > 1")) == "unknown"  # budgeted
+    assert preview_cost(slow) == "unknown"  # Python code per row: budgeted
+    assert preview_cost(spark.range(10**10).selectExpr("id * 2 AS x")) == "streaming"
+    assert internals.physical_plan(object()) is None
+    assert internals.logical_plans(object()) is None
