@@ -136,11 +136,11 @@ def test_a_session_the_user_stops_is_replaced_without_noise(kernel):
 
 def test_jobs_carry_the_cells_description_in_the_spark_ui_and_progress(kernel):
     settings = "__import__('pyspark_kernel').current().settings"
-    kernel.run(f"{settings}.progress_after = 0")
+    kernel.run(f"{settings}.progress_after = 0; {settings}.progress_keep_after = 0")
     try:
         run = kernel.run("# count the rows\ndescribed = spark.range(7).count()\nprint(described)")
     finally:
-        kernel.run(f"{settings}.progress_after = 1.0")
+        kernel.run(f"{settings}.progress_after = 1.0; {settings}.progress_keep_after = 2.0")
     count = run.reply["content"]["execution_count"]
     expected = f"In [{count}]: described = spark.range(7).count()..."
     names = {job["name"] for p in run.data(PROGRESS) for job in p["jobs"]}
