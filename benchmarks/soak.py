@@ -76,7 +76,7 @@ class Sample:
     py4j_connections: int
     jvm_heap_mb: float | None
     jvm_threads: int | None
-    kept: dict[str, int]
+    kept: dict[str, Any]
     trivial_ms: float
     spark_ms: float
 
@@ -270,11 +270,20 @@ class Soak:
     # -- sampling ------------------------------------------------------------------------------
     def sample(self, cell: int) -> Sample:
         k = self.kernel
-        trivial = statistics.median(k.ok(TRIVIAL).kernel_seconds for _ in range(9)) * 1000
+        # the fastest of several runs: the cell's own cost, not the machine's other load
+        trivial = min(k.ok(TRIVIAL).kernel_seconds for _ in range(9)) * 1000
         spark = statistics.median(k.ok(SMALL_SPARK).kernel_seconds for _ in range(3)) * 1000
         kept = k.value("_soak_pk.kernel_health()")
+        kept["thread_names"] = k.value(
+            "__import__('collections').Counter(t.name.rstrip('0123456789-') for t in "
+            "__import__('threading').enumerate()).most_common()"
+        )
         assert k.pid is not None
         proc = psutil.Process(k.pid)
+        threads = []
+        for _ in range(5):  # the fewest over 2 s: short-lived threads (a poller) come and go
+            threads.append(proc.num_threads())
+            time.sleep(0.5)
         jvm = k.jvm_pid()
         heap, jvm_threads, gateway_port = _jvm_state(jvm)
         connections = [
@@ -285,7 +294,7 @@ class Soak:
             cell=cell,
             seconds=round(time.monotonic() - self.started, 1),
             rss_mb=round(proc.memory_info().rss / 2**20, 1),
-            threads=proc.num_threads(),
+            threads=min(threads),
             fds=proc.num_fds(),
             children=len(proc.children(recursive=True)),
             py4j_connections=len(connections),
@@ -393,7 +402,9 @@ def report(result: SoakResult, out: Path) -> None:
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in result.samples:
-        kept = ", ".join(f"{k} {v}" for k, v in s.kept.items() if k != "threads")
+        kept = ", ".join(
+            f"{k} {v}" for k, v in s.kept.items() if k not in {"threads", "thread_names"}
+        )
         lines.append(
             f"| {s.cell} | {s.seconds / 60:.1f} | {s.rss_mb} | {s.threads} | {s.fds} | "
             f"{s.py4j_connections} | {s.jvm_heap_mb} | {s.jvm_threads} | {s.trivial_ms} | "
