@@ -34,6 +34,7 @@ import {
   CellValue,
   ExportFormat,
   IFilter,
+  IPreviewReply,
   IProfileReply,
   ITablePayload,
   ITableViewState,
@@ -130,12 +131,23 @@ export function describeSource(payload: ITablePayload): {
 }
 
 /**
+ * Why a preview is the schema only, by its `deferred` field.
+ */
+const DEFERRED = {
+  plan: 'its plan needs a pass over all its input',
+  budget: 'the preview ran past its time budget'
+};
+
+/**
  * The line that says how many rows there are.
  */
 export function rowsNotice(payload: ITablePayload): string {
   const shown = payload.rows.length;
   if (payload.streaming) {
     return 'streaming';
+  }
+  if (payload.deferred !== null) {
+    return `schema only: ${DEFERRED[payload.deferred]}`;
   }
   if (payload.row_count !== null && payload.row_count !== undefined) {
     if (payload.row_count > shown) {
@@ -173,7 +185,9 @@ export function readTable(data: unknown): ITablePayload | null {
     parquet_path: p.parquet_path ?? null,
     variable_name: p.variable_name ?? null,
     streaming: !!p.streaming,
-    result_id: typeof p.result_id === 'string' ? p.result_id : null
+    result_id: typeof p.result_id === 'string' ? p.result_id : null,
+    deferred:
+      p.deferred === 'plan' || p.deferred === 'budget' ? p.deferred : null
   };
 }
 
@@ -217,13 +231,16 @@ export class RenderedTable extends RenderedPayload<ITablePayload> {
    */
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const state = readViewState(model.metadata[TABLE_MIME_TYPE]) ?? TABLE_STATE;
+    const data = JSON.stringify(model.data[this.mimeType]);
     if (
       model === this._model &&
+      data === this._data &&
       JSON.stringify(state) === JSON.stringify(this._state)
     ) {
       return;
     }
     this._model = model;
+    this._data = data;
     this._state = state;
     return super.renderModel(model);
   }
@@ -441,6 +458,43 @@ export class RenderedTable extends RenderedPayload<ITablePayload> {
   }
 
   /**
+   * Fetch the rows of a preview the kernel deferred, and keep them in the
+   * output (saved with the notebook) in place of the schema.
+   */
+  async previewRows(): Promise<void> {
+    const rows = this._rows;
+    const payload = this.payload;
+    const preview = this.node.querySelector<HTMLButtonElement>(
+      '.pysk-preview-button'
+    );
+    if (!rows || !payload || !preview) {
+      return;
+    }
+    preview.disabled = true;
+    this._setNote('Spark is reading the preview\u2026');
+    const reply = await rows.ask(
+      'preview',
+      payload.max_rows > 0 ? { max_rows: payload.max_rows } : {}
+    );
+    if (this.isDisposed || rows !== this._rows) {
+      return;
+    }
+    this._setNote('');
+    preview.disabled = false;
+    if (!reply.ok) {
+      this._showError(reply.error ?? 'the kernel could not run the preview');
+      return;
+    }
+    const model = this._model;
+    if (model) {
+      const table = (reply as IPreviewReply).table;
+      model.setData({ data: { ...model.data, [this.mimeType]: table as any } });
+      // JupyterLab renders the changed output again; this does it once.
+      await this.renderModel(model);
+    }
+  }
+
+  /**
    * Ask Spark for the profile of every column and show it in the header.
    */
   async profile(): Promise<void> {
@@ -640,6 +694,12 @@ export class RenderedTable extends RenderedPayload<ITablePayload> {
         notice.title = `preview limited to ${plural(payload.max_rows, 'row')}`;
       }
       toolbar.appendChild(notice);
+      if (payload.deferred !== null && canAsk) {
+        const preview = button('Preview rows', 'pysk-preview-button');
+        preview.title = 'run the preview now, with no time budget';
+        preview.addEventListener('click', () => void this.previewRows());
+        toolbar.appendChild(preview);
+      }
       toolbar.appendChild(el('span', 'pysk-spacer'));
       this._switch = el('span', 'pysk-view-switch');
       this._switch.setAttribute('role', 'group');
@@ -958,6 +1018,7 @@ export class RenderedTable extends RenderedPayload<ITablePayload> {
   }
 
   private _model: IRenderMime.IMimeModel | null = null;
+  private _data = '';
   private _state: ITableViewState = TABLE_STATE;
   private _rows: TableRows | null = null;
   private _chart: ChartView | null = null;

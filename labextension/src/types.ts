@@ -78,6 +78,12 @@ export interface ITablePayload {
    * ask for more of it over the channel; `null` in older outputs.
    */
   result_id: string | null;
+  /**
+   * Why the kernel showed the schema only, without rows: `plan` (its plan
+   * needs a pass over all its input) or `budget` (the preview ran past its
+   * time budget); `null` when rows were fetched, and in older outputs.
+   */
+  deferred: 'plan' | 'budget' | null;
 }
 
 /**
@@ -492,6 +498,14 @@ export interface IColumnProfile {
   mean?: number | null;
   histogram?: IHistogramBin[];
   top?: { value: CellValue; count: number }[];
+}
+
+/**
+ * `preview` reply.
+ */
+export interface IPreviewReply extends IChannelMessage {
+  /** The rows the user asked for, as a new table payload. */
+  table: ITablePayload;
 }
 
 /**

@@ -12,6 +12,7 @@ import exportChunk from '../../../tests/fixtures/channel/export_chunk.json';
 import exportReply from '../../../tests/fixtures/channel/export_reply.json';
 import pageReply from '../../../tests/fixtures/channel/page_reply.json';
 import pageRequest from '../../../tests/fixtures/channel/page_request.json';
+import previewReply from '../../../tests/fixtures/channel/preview_reply.json';
 import profileReply from '../../../tests/fixtures/channel/profile_reply.json';
 import statusPushStarting from '../../../tests/fixtures/channel/status_push_starting.json';
 import statusReply from '../../../tests/fixtures/channel/status_reply.json';
@@ -34,6 +35,7 @@ import type {
   IExportChunk,
   IExportReply,
   IPageReply,
+  IPreviewReply,
   IProfileReply,
   IProgressPayload,
   IStatusMessage,
@@ -67,6 +69,7 @@ export const channelFixtures = {
   exportReply: () => clone<IExportReply>(exportReply),
   pageReply: () => clone<IPageReply>(pageReply),
   pageRequest: () => clone<IChannelRequest>(pageRequest),
+  previewReply: () => clone<IPreviewReply>(previewReply),
   profileReply: () => clone<IProfileReply>(profileReply),
   statusPushStarting: () => clone<IStatusMessage>(statusPushStarting),
   statusReply: () => clone<IStatusMessage>(statusReply),

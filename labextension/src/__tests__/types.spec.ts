@@ -35,7 +35,8 @@ const TABLE: Fields<ITablePayload> = {
   parquet_path: true,
   variable_name: true,
   streaming: true,
-  result_id: true
+  result_id: true,
+  deferred: true
 };
 const PROGRESS: Fields<IProgressPayload> = {
   version: true,

@@ -400,3 +400,55 @@ describe('the view state saved with the output', () => {
     expect(rebuilt).toHaveBeenCalled();
   });
 });
+
+describe('a preview the kernel deferred', () => {
+  function deferred(): ITablePayload {
+    const payload = fixtures.tableBasic();
+    payload.columns = [{ name: 'id', type: 'bigint', nullable: false }];
+    payload.rows = [];
+    payload.result_id = 'r-slow';
+    payload.variable_name = 'slow';
+    payload.deferred = 'plan';
+    return payload;
+  }
+
+  it('says why it shows the schema only and fetches the rows when asked', async () => {
+    const open = await openChannel();
+    channels.push(open.channel);
+    const model = new SavingModel(TABLE_MIME_TYPE, deferred(), true);
+    const t = await renderWith<RenderedTable>(
+      tableRendererFactory({ channel: open.channel }),
+      model
+    );
+    expect(t.node.querySelector('.pysk-notice')!.textContent).toBe(
+      'schema only: its plan needs a pass over all its input'
+    );
+    const preview = t.node.querySelector<HTMLButtonElement>(
+      '.pysk-preview-button'
+    )!;
+    preview.click();
+    const reply = channelFixtures.previewReply();
+    const request = await answer(open.kernel, reply);
+    expect(request).toMatchObject({
+      op: 'preview',
+      result_id: 'r-slow',
+      max_rows: 100
+    });
+    await flush();
+    // The rows replace the schema in the output, saved with the notebook.
+    expect(model.data[TABLE_MIME_TYPE]).toEqual(reply.table);
+    expect(firstColumn(t)).toEqual(['0', '1']);
+    expect(t.node.querySelector('.pysk-preview-button')).toBeNull();
+    expect(t.payload!.result_id).toBe('8e2d4c6a0b1f3e5d');
+  });
+
+  it('offers no action untrusted or without a kernel, and says why', async () => {
+    for (const options of [{ trusted: false }, { channel: false }]) {
+      const { table: t } = await table(deferred(), options);
+      expect(t.node.querySelector('.pysk-preview-button')).toBeNull();
+      expect(t.node.querySelector('.pysk-notice')!.textContent).toContain(
+        'schema only'
+      );
+    }
+  });
+});
