@@ -311,9 +311,11 @@ def test_status_lists_a_streaming_query_of_another_kernel(server: Server) -> Non
         while True:
             status = server.request("GET", f"{API}/status").json()
             entry = next((k for k in status["kernels"] if k["id"] == kernel_id), None)
+            # The file is rewritten at most once a second for streaming progress.
             if (
                 entry
                 and entry["streams"]
+                and (entry["streams"][0]["last_progress"] or {}).get("batchId", -1) >= 1
                 and any("status-check-busy" in j["jobTags"] for j in entry["active_jobs"] or [])
             ):
                 break
