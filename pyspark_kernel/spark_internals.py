@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -50,11 +51,18 @@ def active_gateway() -> Any:
 def forget_classic_session() -> Any:
     """Drop PySpark's cached context, gateway and sessions so a new JVM can be launched.
 
-    PySpark keeps a dead gateway cached and ``stop()`` does not clear it. Returns the gateway
-    that was cached (the caller shuts it down), or None."""
+    PySpark keeps a dead gateway cached and ``stop()`` does not clear it. A context that was
+    not stopped (its JVM died) still serves accumulator updates from a thread of its own:
+    that server is shut down in the background. Returns the gateway that was cached (the
+    caller shuts it down), or None."""
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
+    server = getattr(SparkContext._active_spark_context, "_accumulatorServer", None)
+    if server is not None:
+        SparkContext._active_spark_context._accumulatorServer = None
+        closer = threading.Thread(target=server.shutdown, name="accumulator-close", daemon=True)
+        closer.start()
     gateway = SparkContext._gateway
     SparkContext._active_spark_context = None
     SparkContext._gateway = None

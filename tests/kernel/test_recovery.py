@@ -76,6 +76,7 @@ def test_cell_timeout_cancels_its_spark_jobs(kernel):
 def test_jvm_killed_during_a_job_and_between_cells(kernel):
     kernel_pid = kernel.kernel_pid()
     kernel.run("keep = {'rows': [1, 2, 3]}")
+    assert kernel.value("spark.range(1).count()") == 1
     first_jvm = kernel.jvm_pid()
     during, state = when_job_runs(lambda: os.kill(first_jvm, signal.SIGKILL))
     run = kernel.run(LONG_JOB, during=during)
@@ -94,6 +95,12 @@ def test_jvm_killed_during_a_job_and_between_cells(kernel):
     assert kernel.jvm_pid() not in (first_jvm, second_jvm)
     assert kernel.value("keep") == {"rows": [1, 2, 3]}
     assert kernel.kernel_pid() == kernel_pid
+    # The dead contexts' accumulator servers were shut down: one serves the live context.
+    servers = "sum(t.name.endswith('(serve_forever)') for t in __import__('threading').enumerate())"
+    deadline = time.monotonic() + 10
+    while kernel.value(servers) != 1 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert kernel.value(servers) == 1
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,12 @@ def test_forget_classic_session_names_exist():
         assert hasattr(owner, name), f"{owner.__name__}.{name} is gone"
 
 
+def test_a_running_context_serves_accumulators_from_a_server_that_shuts_down(spark):
+    # forget_classic_session shuts this server down when the JVM died under a context
+    server = spark.sparkContext._accumulatorServer
+    assert callable(server.shutdown) and server.server_address
+
+
 def test_forget_connect_session_name_exists():
     from pyspark.sql.connect.session import SparkSession as ConnectSession
 
