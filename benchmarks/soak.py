@@ -256,8 +256,11 @@ class Soak:
     def _stream_start(self, i: int) -> None:
         name = f"soak_q{i}"
         self._expect(
+            # A micro-batch every 2 s, as a dashboard's query runs: a query left running
+            # loads the machine as little as a user's would, not one batch after another.
             "spark.readStream.format('rate').option('rowsPerSecond', 5).load()"
-            f".writeStream.format('noop').queryName('{name}').start()"
+            f".writeStream.format('noop').queryName('{name}').trigger(processingTime='2 seconds')"
+            ".start()"
         )
         self.running.append(name)
 
