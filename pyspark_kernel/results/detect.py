@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import reprlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,14 +92,25 @@ def choose(parquet_path: str | None, views: list[str], variable: str | None) -> 
     return NOTHING
 
 
-def short_reprs(namespace: Mapping[str, Any], names: Iterable[str]) -> dict[str, str]:
-    """``name -> short repr`` for the execution record's ``created_variables``."""
+def short_reprs(
+    namespace: Mapping[str, Any],
+    names: Iterable[str],
+    describe: Callable[[Any], str | None] = lambda value: None,
+) -> dict[str, str]:
+    """``name -> short repr`` for the execution record's ``created_variables``; `describe`
+    gives the text of the values whose ``repr()`` would cost (a DataFrame's runs a job with
+    eager evaluation on), None for the others."""
     out: dict[str, str] = {}
     for name in names:
         if name.startswith("_") or name not in namespace:
             continue
         try:
-            out[name] = _short.repr(namespace[name])
+            text = describe(namespace[name])
+            out[name] = _short.repr(namespace[name]) if text is None else _clip(text)
         except Exception as exc:  # a broken __repr__ must not break the record
             out[name] = f"<unrepresentable {type(namespace[name]).__name__}: {exc}>"
     return out
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _short.maxother else text[: _short.maxother - 3] + "..."

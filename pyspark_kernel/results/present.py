@@ -20,7 +20,7 @@ from .catalog import ViewWatcher
 from .chart import chart_bundle, vega_lite
 from .explore import chart_data
 from .output_dir import OutputDir
-from .preview import has_columns, is_dataframe, preview, schema_only
+from .preview import frame_summary, has_columns, is_dataframe, preview, schema_only
 from .render import table_bundle, table_payload
 from .store import ResultStore
 
@@ -70,7 +70,9 @@ class ResultPresenter:
         ns = self.shell.user_ns
         record = cell.record
         after = {k: id(v) for k, v in ns.items() if not k.startswith("_")}
-        record.created_variables = detect.short_reprs(ns, detect.changed_names(cell.names, after))
+        record.created_variables = detect.short_reprs(
+            ns, detect.changed_names(cell.names, after), frame_summary
+        )
         if cell.shown is not None:
             return
         try:

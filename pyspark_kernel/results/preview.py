@@ -58,6 +58,20 @@ def is_dataframe(obj: Any) -> bool:
     return (cls.__module__, cls.__name__) in PANDAS_ON_SPARK
 
 
+def frame_summary(obj: Any) -> str | None:
+    """A DataFrame's description as its ``repr()`` reads without eager evaluation, from its
+    schema and never by a Spark job (the ``repr()`` of a pandas-on-Spark frame runs one, a
+    DataFrame's too with ``spark.sql.repl.eagerEval.enabled``); None for other objects."""
+    if not is_dataframe(obj):
+        return None
+    cls = type(obj)
+    if cls.__module__.startswith("pyspark.pandas"):
+        columns = [obj.name] if cls.__name__ == "Series" else list(obj.columns)
+        return f"pyspark.pandas.{cls.__name__}[{', '.join(map(str, columns))}]"
+    fields = (f"{f.name}: {f.dataType.simpleString()}" for f in obj.schema.fields)
+    return f"DataFrame[{', '.join(fields)}]"
+
+
 def has_columns(obj: Any) -> bool:
     """Whether a DataFrame-like object has anything to show as columns (a Series does;
     a frame made by DDL such as ``CREATE VIEW`` has no column)."""

@@ -79,6 +79,22 @@ def test_execution_record_captures_the_cell(kernel):
     assert rec["created_variables"]["n"] == "10"
 
 
+def test_the_record_describes_a_dataframe_without_running_it(kernel):
+    # repr() of a DataFrame runs a job with eager evaluation on; the record never calls it
+    kernel.run("spark.conf.set('spark.sql.repl.eagerEval.enabled', True)")
+    try:
+        run = kernel.run(
+            "from pyspark.sql import functions as F\n"
+            "wide = spark.range(3).groupBy((F.col('id') % 2).alias('k')).count()"
+        )
+        assert run.status == "ok", run.error
+        rec = kernel.value("__import__('pyspark_kernel').last_record()")
+        assert rec["created_variables"]["wide"] == "DataFrame[k: bigint, count: bigint]"
+        assert rec["spark_job_ids"] == []  # its preview waits too: the plan needs a shuffle
+    finally:
+        kernel.run("spark.conf.unset('spark.sql.repl.eagerEval.enabled')")
+
+
 def test_failing_cell_record_and_short_spark_error(kernel):
     run = kernel.run("spark.sql('select * from no_such_table')")
     assert run.status == "error"
