@@ -91,7 +91,9 @@ class SparkExtension:
         )
         self.errors = ErrorDisplay(self.session, self.settings, current=lambda: self.cell)
         self.channel = Channel(self.session)
-        self.catalog = CatalogWatcher(self.session, on_refresh=self._catalog_changed)
+        self.catalog = CatalogWatcher(
+            self.session, on_refresh=self._catalog_changed, busy=lambda: self.cell is not None
+        )
         self.sql = SqlAssist(shell, self.session, self.catalog)
         self.shows = ShowWatch(current=lambda: self.cell)
         self.builders = BuilderWatch(

@@ -58,9 +58,10 @@ def forget_classic_session() -> Any:
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
-    server = getattr(SparkContext._active_spark_context, "_accumulatorServer", None)
+    context = SparkContext._active_spark_context
+    server = getattr(context, "_accumulatorServer", None)
     if server is not None:
-        SparkContext._active_spark_context._accumulatorServer = None
+        context._accumulatorServer = None  # type: ignore[union-attr]
         closer = threading.Thread(target=server.shutdown, name="accumulator-close", daemon=True)
         closer.start()
     gateway = SparkContext._gateway

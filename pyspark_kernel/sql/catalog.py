@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,15 +65,26 @@ def columns_of(schema: Any) -> tuple[Column, ...]:
     return tuple(convert(f) for f in schema.fields)
 
 
+QUIET = 0.3  # seconds without a running cell before the catalog is listed again
+
+
 class CatalogWatcher:
     """Keeps a `CatalogSnapshot` of the kernel's session; `on_refresh` is called after each
-    new snapshot (the comm channel pushes it)."""
+    new snapshot (the comm channel pushes it). A listing waits until no cell has run for
+    `quiet` seconds (`busy` tells whether one runs), so that it never competes with the
+    user's next cell for the JVM and the CPU."""
 
     def __init__(
-        self, session: SessionManager, on_refresh: Callable[[], None] | None = None
+        self,
+        session: SessionManager,
+        on_refresh: Callable[[], None] | None = None,
+        busy: Callable[[], bool] = lambda: False,
+        quiet: float = QUIET,
     ) -> None:
         self.session = session
         self.on_refresh = on_refresh
+        self.busy = busy
+        self.quiet = quiet
         self.snapshot: CatalogSnapshot | None = None
         self._columns: dict[str, tuple[Column, ...] | None] = {}
         self._lock = threading.Lock()
@@ -92,12 +104,20 @@ class CatalogWatcher:
 
     def _run(self) -> None:
         while self._pending.is_set():
+            self._wait_for_quiet()
             self._pending.clear()
             try:
                 self.refresh()
             except Exception as exc:  # the JVM may die meanwhile: keep the last snapshot
                 log.debug("could not list the catalog: %s", exc)
                 return
+
+    def _wait_for_quiet(self) -> None:
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < self.quiet:
+            time.sleep(self.quiet / 6)
+            if self.busy():
+                quiet_since = time.monotonic()
 
     def refresh(self) -> CatalogSnapshot | None:
         """List the catalog now (classic sessions; Spark Connect lists through SQL)."""
