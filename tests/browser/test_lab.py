@@ -643,6 +643,8 @@ CELL_VIEW = (
 # Seven groups, a preview of five rows: the chart's points must come from Spark.
 CELL_GROUPS = "%%sql -n 5\nSELECT id % 7 AS k, count(*) AS n FROM range(1000) GROUP BY k ORDER BY k"
 CELL_BIG = "big = spark.range(10**6)"
+# Only defined, and its plan needs a shuffle: the kernel shows the schema, not a job's rows.
+CELL_DEFERRED = "by_one = spark.range(1000).selectExpr('1 AS one').groupBy('one').count()"
 GROUPS = 7
 # The bound: the data browser shows a new view within 2 s of its cell ending.
 BROWSER_LAG_MS = 2000
@@ -716,14 +718,20 @@ def test_whole_result_charts_sql_cells_and_data_browser(lab: Lab, page: Any) -> 
     name = _write_notebook(
         lab.root,
         FEATURES_NOTEBOOK,
-        {"view": CELL_VIEW, "groups": CELL_GROUPS, "big": CELL_BIG, "typed": ""},
+        {
+            "view": CELL_VIEW,
+            "groups": CELL_GROUPS,
+            "big": CELL_BIG,
+            "deferred": CELL_DEFERRED,
+            "typed": "",
+        },
     )
     _adopt_session(lab, name)
     traffic = KernelTraffic(page)
     page.add_init_script(BROWSER_WATCH)
     page.goto(lab.tree_url(name, workspace="features"))
     panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
-    expect(panel.locator(".jp-Cell")).to_have_count(4, timeout=RENDER_MS)
+    expect(panel.locator(".jp-Cell")).to_have_count(5, timeout=RENDER_MS)
     kernel_status = page.locator(".jp-StatusBar-Widget .jp-StatusBar-TextItem").filter(
         has_text=re.compile(r"^PySpark \| ")
     )
@@ -769,12 +777,12 @@ def test_whole_result_charts_sql_cells_and_data_browser(lab: Lab, page: Any) -> 
     # Clicking the view inserts the query in a new cell below the active cell.
     _cell(page, 0).locator(".jp-InputPrompt").click()
     entry.locator("button.pysk-tree-name").click()
-    expect(panel.locator(".jp-Cell")).to_have_count(5)
+    expect(panel.locator(".jp-Cell")).to_have_count(6)
     inserted = _cell(page, 1)
     expect(inserted.locator(".cm-content")).to_have_text("%%sqlSELECT * FROM sales_2024 LIMIT 100")
     expect(inserted.locator(".cm-content")).to_have_attribute("data-language", "sql")
     step("query inserted")
-    groups_cell, big_cell, typed_cell = 2, 3, 4
+    groups_cell, big_cell, deferred_cell, typed_cell = 2, 3, 4, 5
 
     # (3) A GROUP BY result as a bar chart: one bar per group, aggregated by Spark over
     # the whole result (the preview holds 5 of the 7 rows).
@@ -838,6 +846,19 @@ def test_whole_result_charts_sql_cells_and_data_browser(lab: Lab, page: Any) -> 
     expect(big.locator("tbody tr").first.locator("td").first).to_have_text("0")
     step("sorted by Spark, then back to the result's order")
 
+    # A preview the kernel deferred: the schema, then the rows on request, kept in the output.
+    cell = _run_cell(page, deferred_cell)
+    deferred = cell.locator(".jp-OutputArea .pysk-Table")
+    expect(deferred.locator(".pysk-notice")).to_have_text(
+        "schema only: its plan needs a pass over all its input", timeout=JOB_MS
+    )
+    expect(deferred.locator("tbody tr")).to_have_count(0)
+    deferred.locator("button.pysk-preview-button").click()
+    expect(deferred.locator("tbody tr")).to_have_count(1, timeout=JOB_MS)
+    assert _first_column(deferred) == ["1"]
+    expect(deferred.locator("button.pysk-preview-button")).to_have_count(0)
+    step("deferred preview fetched on request")
+
     # (5) Tab completion in a %%sql cell lists the view.
     typed = _cell(page, typed_cell)
     typed.locator(".cm-content").click()
@@ -870,7 +891,7 @@ def test_whole_result_charts_sql_cells_and_data_browser(lab: Lab, page: Any) -> 
     assert len(state["chart"]["data"]["rows"]) == GROUPS, state
     since = len(traffic.sent)
     page.reload()
-    expect(panel.locator(".jp-Cell")).to_have_count(5, timeout=RENDER_MS)
+    expect(panel.locator(".jp-Cell")).to_have_count(6, timeout=RENDER_MS)
     chart = _cell(page, groups_cell).locator(".jp-OutputArea .pysk-Table .pysk-chart")
     expect(chart.locator("svg .mark-rect path")).to_have_count(GROUPS, timeout=RENDER_MS)
     expect(chart.locator(".pysk-chart-caption")).to_have_text(
