@@ -275,6 +275,17 @@ def started_event_tags(event: Any) -> frozenset[str] | None:
     return None if tags is None else frozenset(str(t) for t in tags)
 
 
+def last_progress(query: Any) -> dict[str, Any] | None:
+    """The last progress report of a streaming query as plain JSON data, or None:
+    ``lastProgress`` is a ``StreamingQueryProgress`` from 4.0 on (read through its
+    ``json``), a dict on 3.5."""
+    progress = query.lastProgress
+    if progress is None:
+        return None
+    text = getattr(progress, "json", None)
+    return json.loads(text) if isinstance(text, str) else dict(progress)
+
+
 def writer_session(writer: Any) -> Any:
     """The SparkSession of a ``DataStreamWriter`` (``writer._spark``)."""
     return writer._spark

@@ -135,6 +135,9 @@ def test_streaming_listener_bridge_delivers_events(spark):
         # onQueryStarted ran synchronously inside start()
         assert [e[0] for e in events][:1] == ["started"]
         query.processAllAvailable()
+        progress = internals.last_progress(query)  # a dict on 3.5, an object from 4.0 on
+        assert type(progress) is dict and progress["id"] == str(query.id)
+        assert progress["batchId"] >= 0
         query.stop()
         deadline = time.monotonic() + 30
         while not any(e[0] == "terminated" for e in events) and time.monotonic() < deadline:
