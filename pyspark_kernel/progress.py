@@ -10,6 +10,8 @@ import threading
 import time
 from typing import Any
 
+import pyspark_kernel.spark_internals as internals
+
 from .iopub import Publisher
 from .jvmcalls import internal
 from .mimetypes import PROGRESS
@@ -22,13 +24,13 @@ class JobTracker:
     """The status-tracker handles of one SparkContext, fetched once per session."""
 
     def __init__(self, sc: Any) -> None:
-        self.jtracker = sc._jsc.sc().statusTracker()
+        self.jtracker = internals.status_tracker(sc)
         self.tracker = sc.statusTracker()
         self.ui_url: str | None = shown_ui_url(sc.uiWebUrl)  # via the Jupyter server, if any
 
     def job_ids(self, tag: str) -> list[int]:
         """Ids of the jobs (running or done) that carry `tag`."""
-        return sorted(int(i) for i in self.jtracker.getJobIdsForTag(tag))
+        return internals.job_ids_for_tag(self.jtracker, tag)
 
 
 class ProgressDisplay:
