@@ -318,6 +318,16 @@ def _scala_option(value: Any) -> str | None:
 
 
 # -- builders ------------------------------------------------------------------------------------
+def show_classes() -> tuple[tuple[str, str], ...]:
+    """``(module, class)`` of the DataFrame classes whose own ``show`` prints rows: the
+    classic one (``pyspark.sql.classic.dataframe`` from 4.0 on, ``pyspark.sql.dataframe``
+    on 3.5) and Spark Connect's."""
+    from importlib.util import find_spec
+
+    classic = "pyspark.sql.classic" if find_spec("pyspark.sql.classic") else "pyspark.sql"
+    return ((f"{classic}.dataframe", "DataFrame"), ("pyspark.sql.connect.dataframe", "DataFrame"))
+
+
 def builder_options(builder: Any) -> dict[str, str]:
     """The settings a ``SparkSession.Builder`` was given so far (``builder._options``)."""
     return {str(k): str(v) for k, v in getattr(builder, "_options", {}).items()}

@@ -197,6 +197,17 @@ def test_quiet_query_context_loggers():
     assert PySparkLogger.getLogger("SQLQueryContextLogger").level > 40
 
 
+def test_show_classes_are_the_dataframes_that_print_rows(spark):
+    import importlib
+
+    (classic_module, classic_name), (connect_module, connect_name) = internals.show_classes()
+    classic = getattr(importlib.import_module(classic_module), classic_name)
+    assert type(spark.range(1)) is classic  # pyspark.sql.dataframe on 3.5, .classic from 4.0
+    assert "show" in classic.__dict__
+    connect = getattr(importlib.import_module(connect_module), connect_name)
+    assert "show" in connect.__dict__
+
+
 def test_plans_name_the_operators_without_running_a_job(spark):
     from pyspark.sql import functions as F
 
