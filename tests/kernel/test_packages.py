@@ -8,7 +8,7 @@ from importlib import metadata
 
 import pytest
 
-from pyspark_kernel import maven, versions
+from pyspark_kernel import maven
 
 pytestmark = pytest.mark.core  # also run on the oldest and newest supported pyspark
 
@@ -18,19 +18,14 @@ KAFKA_STREAM = (
 )
 
 
-def connector_on_registry() -> bool:
-    spark, scala = metadata.version("pyspark"), maven.spark_scala_version()
-    group, artifact, _ = versions.spark_kafka_connector_artifact(spark, scala).split(":")
-    known = maven.registry_versions(group, artifact)
-    assert known, f"Maven could not list the versions of {group}:{artifact}"
-    return spark in known
-
-
-def test_spark_packages_kafka_adds_the_connector_or_says_why_not(kernel):
+def test_spark_packages_kafka_adds_the_connector_or_says_why_not(
+    kernel, kafka_connector_on_registry
+):
     assert kernel.value("spark.range(2).count()") == 2
+    app = kernel.value("sc.applicationId")
     spark = metadata.version("pyspark")
     run = kernel.run("%spark packages kafka --restart", timeout=600)
-    if connector_on_registry():
+    if kafka_connector_on_registry:
         assert run.status == "ok", run.error
         assert "adding kafka: restarting the Spark session" in run.stream("stdout")
         assert kernel.value(KAFKA_STREAM) is True
@@ -42,6 +37,7 @@ def test_spark_packages_kafka_adds_the_connector_or_says_why_not(kernel):
     assert len(err.strip().splitlines()) == 1, err  # one line, no stack trace
     # the kernel and its session carry on (not restarted), with nothing pending
     assert kernel.value("spark.range(3).count()") == 3
+    assert kernel.value("sc.applicationId") == app
     status = kernel.run("%spark").stream("stdout")
     assert "state:      ready" in status and "pending" not in status
     assert "packages: none" in kernel.run("%spark packages").stream("stdout")
