@@ -136,7 +136,9 @@ class CellProgress(ProgressDisplay):
         if not used_spark:
             return self.job_ids
         try:
-            if not (self._shown or self._due()):  # nothing to show: the job ids will do
+            # nothing to show: the job ids will do (unless progress shows at once: a job
+            # quicker than one poll was never seen running)
+            if not (self._shown or self._due() or self._show_after <= 0):
                 self.job_ids = self._jobs.job_ids(self.tag)
                 return self.job_ids
             payload = self._snapshot(state)
