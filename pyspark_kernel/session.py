@@ -348,7 +348,7 @@ class SessionManager:
 
         from pyspark.sql import SparkSession
 
-        from .remote import answers, retry_policies
+        from .remote import answers
 
         url = self.settings.remote
         why = answers(url, timeout=5.0)
@@ -363,7 +363,7 @@ class SessionManager:
                 builder = builder.config(str(key), str(value))
         spark = builder.getOrCreate()
         try:
-            spark.client.set_retry_policies(retry_policies())
+            internals.bound_connect_retries(spark.client)
             warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]")  # errors say it
             version = spark.version  # the server answers Spark requests
             try:

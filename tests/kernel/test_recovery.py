@@ -25,6 +25,7 @@ def when_job_runs(action):
     return during, state
 
 
+@pytest.mark.core  # also run on the oldest and newest supported pyspark
 def test_interrupt_stops_the_cells_jobs_and_keeps_streaming_queries(kernel):
     start = kernel.run(
         "q = (spark.readStream.format('rate').load().writeStream.format('memory')"
@@ -46,6 +47,7 @@ def test_interrupt_stops_the_cells_jobs_and_keeps_streaming_queries(kernel):
     kernel.run("q.stop()")
 
 
+@pytest.mark.core  # also run on the oldest and newest supported pyspark
 def test_interrupt_of_a_python_only_cell(kernel):
     started = {}
 
@@ -59,6 +61,7 @@ def test_interrupt_of_a_python_only_cell(kernel):
     assert kernel.value("1 + 1") == 2
 
 
+@pytest.mark.core  # also run on the oldest and newest supported pyspark
 def test_cell_timeout_cancels_its_spark_jobs(kernel):
     kernel.run("%spark timeout 3")
     try:
@@ -73,6 +76,7 @@ def test_cell_timeout_cancels_its_spark_jobs(kernel):
     assert kernel.value("spark.range(4).count()") == 4
 
 
+@pytest.mark.core  # also run on the oldest and newest supported pyspark
 def test_jvm_killed_during_a_job_and_between_cells(kernel):
     kernel_pid = kernel.kernel_pid()
     kernel.run("keep = {'rows': [1, 2, 3]}")
