@@ -28,6 +28,21 @@ def launch_jvm(conf: Any, stdout: int, stderr: int) -> Any:
     return launch_gateway(conf, popen_kwargs={"stdout": stdout, "stderr": stderr})
 
 
+def spark_home() -> str:
+    """The Spark installation the driver JVM is launched from: ``SPARK_HOME``, else the
+    pyspark package (``pyspark.find_spark_home._find_spark_home``)."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    return _find_spark_home()
+
+
+def jvm_property(sc: Any, name: str) -> str | None:
+    """A system property of the driver JVM (``java.class.path``, ``java.home``), through
+    the context's Py4J view of the JVM (``sc._jvm``)."""
+    value = sc._jvm.System.getProperty(name)
+    return None if value is None else str(value)
+
+
 def jvm_process(gateway: Any) -> Any:
     """The ``subprocess.Popen`` of the JVM behind `gateway` (``gateway.proc``)."""
     return gateway.proc

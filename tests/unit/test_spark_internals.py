@@ -27,6 +27,20 @@ def test_gateway_process_and_client(spark):
     assert callable(internals.gateway_client(gateway).send_command)
 
 
+def test_spark_home_holds_the_jars_the_driver_is_launched_with():
+    import os
+
+    home = internals.spark_home()
+    assert os.path.isfile(os.path.join(home, "bin", "spark-submit"))
+    assert any(name.startswith("spark-core") for name in os.listdir(os.path.join(home, "jars")))
+
+
+def test_jvm_property(spark):
+    sc = spark.sparkContext
+    assert "spark-core" in internals.jvm_property(sc, "java.class.path")
+    assert internals.jvm_property(sc, "pyspark-kernel.no.such.property") is None
+
+
 def test_forget_classic_session_names_exist():
     for owner, name in (
         (SparkContext, "_active_spark_context"),
