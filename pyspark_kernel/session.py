@@ -18,9 +18,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pyspark_kernel.classdata as classdata
 import pyspark_kernel.jvmcalls as jvmcalls
 import pyspark_kernel.spark_internals as internals
 
+from .classdata import ArchiveUse
 from .config import SettingsError, SparkSettings
 from .jvmcalls import CallCounter
 
@@ -90,6 +92,10 @@ class SessionManager:
         self._thread: threading.Thread | None = None
         self.listeners: list[Callable[[], None]] = []
         self._muted = 0  # own_work blocks under way: the JVM's lines are not shown meanwhile
+        self._own_tags: set[str] = set()  # the job tags of the own_work blocks under way
+        self._own_lock = threading.Lock()
+        self.own_epoch = 0  # counts cancel_own_work calls
+        self.archive: ArchiveUse | None = None  # the class-data archive of the current JVM
 
     def _set_state(self, state: str) -> None:
         self.state = state
@@ -363,6 +369,7 @@ class SessionManager:
     def _launch(self, conf: Any) -> Any:
         """Launch the driver JVM with pipes we already read, so its stdout/stderr come to us
         (and to the cell that is running), even when it fails to start."""
+        self.archive = classdata.prepare(conf) if self.settings.class_archive != "off" else None
         readers, writers = self._pump_output()
         try:
             gateway = internals.launch_jvm(conf, stdout=writers[0], stderr=writers[1])
@@ -376,6 +383,8 @@ class SessionManager:
             os.close(fd)
         self._proc = internals.jvm_process(gateway)
         self.calls = CallCounter(internals.gateway_client(gateway))
+        if self.archive is not None:
+            self.archive.confirm(self._proc.pid)
         return gateway
 
     def _pump_output(self) -> tuple[list[threading.Thread], list[int]]:
@@ -434,7 +443,9 @@ class SessionManager:
         tag = f"{OWN_TAG_PREFIX}{uuid.uuid4().hex[:12]}"
         with jvmcalls.internal():
             restore = _own_tags(spark, tag, label)
-            self._muted += 1
+            with self._own_lock:
+                self._muted += 1
+                self._own_tags.add(tag)
         try:
             yield tag
         finally:
@@ -442,8 +453,23 @@ class SessionManager:
                 try:
                     self.drain_output()
                 finally:
-                    self._muted -= 1
+                    with self._own_lock:
+                        self._muted -= 1
+                        self._own_tags.discard(tag)
                     restore()
+
+    def cancel_own_work(self) -> None:
+        """The user's Spark work comes first: cancel the jobs of the `own_work` blocks
+        under way (from another thread, so this never waits for the JVM) and count up
+        `own_epoch`, which background work checks between its steps."""
+        with self._own_lock:
+            self.own_epoch += 1
+            tags = list(self._own_tags)
+        spark = self.spark
+        if tags and spark is not None and self.state == "ready":
+            threading.Thread(
+                target=_cancel_tags, args=(spark, tags), name="own-work-cancel", daemon=True
+            ).start()
 
     def drain_output(self, timeout: float = 0.5) -> None:
         """Wait (up to `timeout`) until every line the JVM has written so far has been
@@ -499,6 +525,18 @@ def _own_tags(spark: Any, tag: str, label: str) -> Callable[[], None]:
             sc.setLocalProperty("spark.job.description", old_description)
 
     return restore_classic
+
+
+def _cancel_tags(spark: Any, tags: list[str]) -> None:
+    with jvmcalls.internal():
+        for tag in tags:
+            try:
+                if internals.is_classic(spark):
+                    spark.sparkContext.cancelJobsWithTag(tag)
+                else:
+                    spark.interruptTag(tag)
+            except Exception as exc:  # the work may have ended, or the JVM with it
+                log.debug("could not cancel the kernel's own jobs %s: %s", tag, exc)
 
 
 def package_jars(packages: list[str]) -> list[str]:
