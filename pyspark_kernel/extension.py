@@ -24,6 +24,7 @@ from .capture import JvmOutputRouter
 from .cell import CellLife
 from .cellstate import CellState
 from .channel import Channel, ChannelError, require
+from .coldstart import ColdStart
 from .config import PendingSettings, SparkSettings
 from .failures import ErrorDisplay
 from .iopub import Publisher
@@ -79,6 +80,7 @@ class SparkExtension:
             self.metrics,
         )
         self.errors = ErrorDisplay(self.session, self.settings, current=lambda: self.cell)
+        self.coldstart = ColdStart(self.session, self.settings, current=lambda: self.cell)
         self.channel = Channel(self.session)
         self.streaming = StreamingSupport(self, on_change=self._streams_changed)
         self._undo: list[Callable[[], object]] = []
@@ -104,6 +106,7 @@ class SparkExtension:
         self.pending.apply(self.settings)
         self.session.stop()
         self.session.start()
+        self.coldstart.restarted()
         return self.bind(wait=True)
 
     # -- wiring ----------------------------------------------------------------------------
@@ -114,6 +117,7 @@ class SparkExtension:
         for event, hook in (
             ("pre_run_cell", self.life.pre_run_cell),
             ("post_run_cell", self.life.post_run_cell),
+            ("post_run_cell", self.coldstart.after_cell),
         ):
             do(
                 partial(shell.events.register, event, hook),
@@ -143,6 +147,7 @@ class SparkExtension:
         do(self._route_jvm_output, self._unroute_jvm_output)
         do(self._register_channel, self.channel.unregister)
         self._undo.append(self.binding.unbind)
+        do(self.coldstart.register, self.coldstart.unregister)
         self.session.start()
 
     def unregister(self, timeout: float = 10.0) -> None:
