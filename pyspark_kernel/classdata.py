@@ -17,7 +17,8 @@ Building one (`build`): a separate JVM runs the first queries of a notebook with
 ``-XX:ArchiveClassesAtExit`` into a temporary file, which the JVM itself must then accept
 (``-Xshare:on``) before it is renamed into place. A lock per key lets one process build
 while every other goes on without the archive. `start_build` runs `build` in a background
-process at low priority that ends with the kernel that started it.
+process at low priority, detached from the kernel that started it so that the build
+finishes once even when kernels come and go quickly (nbconvert runs, tests).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -298,10 +298,14 @@ class ArchiveUse:
         self.mapped = is_mapped(pid, self.path)
         if self.mapped is False:
             log.info("the driver JVM did not take the class-data archive %s", self.path)
-            self.reason = "refused"
-            meta = read_meta(self.key.files) or {}
-            with contextlib.suppress(OSError):
-                _write_json(self.key.files.refused, {"built": meta.get("built"), "pid": pid})
+            self.refuse(pid)
+
+    def refuse(self, pid: int | None) -> None:
+        """Note that a driver JVM did not take the archive: the next build replaces it."""
+        self.mapped, self.reason = False, "refused"
+        meta = read_meta(self.key.files) or {}
+        with contextlib.suppress(OSError):
+            _write_json(self.key.files.refused, {"built": meta.get("built"), "pid": pid})
 
     @property
     def build_wanted(self) -> bool:
@@ -335,9 +339,15 @@ def prepare(conf: ConfLike) -> ArchiveUse | None:
     path = None if reason else key.files.archive
     if path is not None:
         conf.set(JAVA_OPTIONS, merge_options(user, use_options(path)))
+        log.debug("class-data archive %s for the driver JVM", path)
         with contextlib.suppress(OSError):
             os.utime(key.files.meta)  # last use: the least recently used archives go first
     return ArchiveUse(key, settings, path, reason)
+
+
+def unprepare(conf: ConfLike, use: ArchiveUse) -> None:
+    """Take the archive's options out of `conf` again."""
+    conf.set(JAVA_OPTIONS, use.conf.get(JAVA_OPTIONS, ""))
 
 
 def use_options(path: Path) -> str:
@@ -486,7 +496,6 @@ def _dump(tmp: Path, conf: Mapping[str, str], key: ArchiveKey) -> tuple[str, str
     with open(build_log(), "ab") as out:
         gateway = internals.launch_jvm(spark_conf, stdout=out.fileno(), stderr=out.fileno())
     proc = internals.jvm_process(gateway)
-    _running.append(proc)
     watchdog = threading.Timer(BUILD_TIMEOUT, proc.kill)
     watchdog.daemon = True
     watchdog.start()
@@ -506,7 +515,6 @@ def _dump(tmp: Path, conf: Mapping[str, str], key: ArchiveKey) -> tuple[str, str
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        _running.remove(proc)
     if code != 0:
         raise BuildError(f"the archiving JVM exited with {code} (see {build_log()})")
     if not tmp.exists() or tmp.stat().st_size == 0:
@@ -525,9 +533,6 @@ def _accept(java: str, class_path: str, tmp: Path, key: ArchiveKey) -> None:
     if done.returncode != 0:
         said = (done.stdout + done.stderr).strip().splitlines()
         raise BuildError(f"the JVM does not take the new archive: {said[-1] if said else ''}")
-
-
-_running: list[subprocess.Popen[bytes]] = []  # the archiving JVM, for `_follow_parent`
 
 
 def build_log() -> Path:
@@ -612,10 +617,18 @@ def archives() -> list[dict[str, Any]]:
 
 
 # -- the background build ------------------------------------------------------------------------
+def building(key: ArchiveKey) -> bool:
+    """Whether a process is building the archive of `key` now."""
+    if not key.files.lock.exists():
+        return False
+    with _locked(key.files.lock, wait=False) as free:
+        return not free
+
+
 def start_build(conf: Mapping[str, str], nice: int) -> subprocess.Popen[bytes]:
-    """Start ``pyspark-kernel warm --background`` for a driver with `conf`: a process of
-    its own session, at niceness `nice`, that ends when this process does. The settings
-    go through its stdin (they may hold secrets: not on a command line)."""
+    """Start ``pyspark-kernel warm --background`` for a driver with `conf`: it reads the
+    settings from its stdin (they may hold secrets: not on a command line), then leaves
+    this process (the returned one exits at once) and builds at niceness `nice`."""
     folder().mkdir(parents=True, exist_ok=True)
     with open(build_log(), "ab") as out:
         proc = subprocess.Popen(
@@ -633,22 +646,15 @@ def start_build(conf: Mapping[str, str], nice: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-def stop_build(proc: subprocess.Popen[bytes]) -> None:
-    """End a background build and its JVM at once (its process group)."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(5)
-
-
 def background_main(nice: int) -> int:
-    """The background build's process: settings from stdin, lowest priority, gone with
-    the kernel that started it, nothing done when memory is short."""
+    """The background build: settings from stdin, then a process of its own (the kernel
+    that started it reaps the parent at once), low priority, nothing done when memory is
+    short."""
     conf = json.loads(sys.stdin.read() or "{}")
+    if os.fork():
+        os._exit(0)
     with contextlib.suppress(OSError):
         os.nice(nice)
-    _follow_parent()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s classdata: %(message)s")
     available = _available_memory()
     if available is not None and available < BUILD_MEMORY:
@@ -657,22 +663,6 @@ def background_main(nice: int) -> int:
     result = build(conf, background=True)
     log.info("%s", result.describe())
     return 0 if result.status != "failed" else 1
-
-
-def _follow_parent() -> None:
-    """End this process and its archiving JVM (no half-written archive) once the process
-    that started it is gone."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        for proc in list(_running):
-            with contextlib.suppress(OSError):
-                proc.kill()
-        os._exit(1)
-
-    threading.Thread(target=watch, name="classdata-parent", daemon=True).start()
 
 
 def _available_memory() -> int | None:

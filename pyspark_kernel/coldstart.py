@@ -10,13 +10,13 @@ restart`` (`restarted`) the new session is warmed up once the restart cell has e
 after the driver JVM died, a new session starts at the end of the cell that noticed it.
 
 When the driver JVM had no usable class-data archive (``classdata``), and the warm-up is
-over, a background process builds one for the next JVMs; it ends with the kernel.
+over, a background process builds one for the next JVMs (once: it goes on if the kernel
+ends first, and no kernel starts another while one builds).
 """
 
 from __future__ import annotations
 
 import logging
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +52,6 @@ class ColdStart:
         self._warmed = 0  # the last session generation warmed up, or left to a Spark cell
         self._after_cell = False  # warm the session up when the running cell ends
         self._again = False  # a session became ready while an older warm-up was ending
-        self._build: subprocess.Popen[bytes] | None = None
         self._build_keys: set[str] = set()  # keys this kernel started a build for
         self.last_warm_up: dict[str, Any] | None = None
 
@@ -61,12 +60,10 @@ class ColdStart:
         self.session.listeners.append(self._session_changed)
 
     def unregister(self) -> None:
-        """Stop the warm-up and any archive build (the session is stopped next)."""
+        """Stop the warm-up (the session is stopped next)."""
         if self._session_changed in self.session.listeners:
             self.session.listeners.remove(self._session_changed)
         self.session.cancel_own_work()
-        if self._build is not None:
-            classdata.stop_build(self._build)
 
     # -- events ----------------------------------------------------------------------------
     def restarted(self) -> None:
@@ -102,13 +99,12 @@ class ColdStart:
     def status(self) -> dict[str, Any]:
         """What the warm-up and the archive did, for tests and benchmarks."""
         archive = self.session.archive
-        build = self._build
         return {
             "generation": self.session.generation,
             "warming": self.warming,
             "last_warm_up": self.last_warm_up,
             "archive": archive.as_dict() if archive is not None else None,
-            "build": None if build is None else {"pid": build.pid, "returncode": build.poll()},
+            "builds_started": sorted(self._build_keys),
         }
 
     # -- warm-up ---------------------------------------------------------------------------
@@ -163,20 +159,20 @@ class ColdStart:
     # -- the class-data archive ------------------------------------------------------------
     def _maybe_build(self) -> None:
         """Build the archive the current driver JVM lacked, once per key and kernel, when
-        no warm-up runs (``class_archive = auto``)."""
+        no warm-up runs and no other process builds it (``class_archive = auto``)."""
         use = self.session.archive
         if self.settings.class_archive != "auto" or use is None or not use.build_wanted:
             return
         with self._lock:
             if self.warming or use.key.digest in self._build_keys:
                 return
-            if self._build is not None and self._build.poll() is None:
-                return
             self._build_keys.add(use.key.digest)
-            try:
-                self._build = classdata.start_build(use.conf, self.settings.archive_build_nice)
-            except OSError as exc:
-                log.info("could not start the class-data archive build: %s", exc)
+        try:
+            if classdata.building(use.key):
                 return
-        threading.Thread(target=self._build.wait, name="classdata-build", daemon=True).start()
-        log.info("building the class-data archive in the background (pid %s)", self._build.pid)
+            build = classdata.start_build(use.conf, self.settings.archive_build_nice)
+        except OSError as exc:
+            log.info("could not start the class-data archive build: %s", exc)
+            return
+        threading.Thread(target=build.wait, name="classdata-build", daemon=True).start()
+        log.info("building the class-data archive %s in the background", use.key.digest)

@@ -366,19 +366,29 @@ class SessionManager:
         sc.setLogLevel(self.settings.log_level)
         return SparkSession(sc)
 
-    def _launch(self, conf: Any) -> Any:
+    def _launch(self, conf: Any, archive: bool = True) -> Any:
         """Launch the driver JVM with pipes we already read, so its stdout/stderr come to us
-        (and to the cell that is running), even when it fails to start."""
-        self.archive = classdata.prepare(conf) if self.settings.class_archive != "off" else None
+        (and to the cell that is running), even when it fails to start; with its class-data
+        archive if it has one (and without, if it does not start with it)."""
+        wanted = archive and self.settings.class_archive != "off"
+        use = self.archive = classdata.prepare(conf) if wanted else None
         readers, writers = self._pump_output()
         try:
             gateway = internals.launch_jvm(conf, stdout=writers[0], stderr=writers[1])
-        except BaseException:
+        except BaseException as exc:
             for fd in writers:
                 os.close(fd)
             for reader in readers:
                 reader.join(2.0)
-            raise
+            if use is None or use.path is None or not isinstance(exc, Exception):
+                raise
+            log.info("the driver JVM did not start with the class-data archive; again without")
+            classdata.unprepare(conf, use)
+            self._startup_lines.clear()
+            gateway = self._launch(conf, archive=False)
+            use.refuse(self.jvm_pid)  # it starts without: the archive was the trouble
+            self.archive = use
+            return gateway
         for fd in writers:
             os.close(fd)
         self._proc = internals.jvm_process(gateway)
