@@ -56,7 +56,7 @@ KEY_SETTINGS = (
     "spark.driver.extraClassPath",
     "spark.driver.memory",
 )
-# Environment the Spark launcher builds the driver's class path from.
+# Environment the Spark launcher builds the driver's class path and options from.
 KEY_ENVIRONMENT = (
     "SPARK_CONF_DIR",
     "SPARK_DIST_CLASSPATH",
@@ -64,6 +64,11 @@ KEY_ENVIRONMENT = (
     "YARN_CONF_DIR",
     "SPARK_PREPEND_CLASSES",
     "SPARK_SCALA_VERSION",
+    "PYSPARK_SUBMIT_ARGS",
+    "SPARK_SUBMIT_OPTS",
+    "SPARK_DRIVER_MEMORY",
+    "JAVA_TOOL_OPTIONS",
+    "JDK_JAVA_OPTIONS",
 )
 QUIET = "-Xlog:cds*=off"  # a refused archive, and the dump's own notes, print nothing
 # Options by which the user already decides class-data sharing for the driver.

@@ -126,18 +126,16 @@ def warm_session(
     spark: Any, stop: Callable[[], bool] = lambda: False, *, archive: bool = False
 ) -> list[str]:
     """Run the warm-up steps on `spark` until `stop()` says so; return the steps done.
-    With `archive` the archive's steps follow, each allowed to fail (logged)."""
+    With `archive`, the archive's steps follow, and a step that fails is only logged."""
     done = []
-    for label, step in STEPS:
+    for label, step in STEPS + (ARCHIVE_STEPS if archive else []):
         if stop():
             break
-        if step(spark) is not False:
-            done.append(label)
-    if archive:
-        for label, step in ARCHIVE_STEPS:
-            try:
-                if step(spark) is not False:
-                    done.append(label)
-            except Exception as exc:
-                log.info("warm-up step %s failed: %s", label, str(exc).splitlines()[0][:200])
+        try:
+            if step(spark) is not False:
+                done.append(label)
+        except Exception as exc:
+            if not archive:
+                raise
+            log.info("warm-up step %s failed: %s", label, str(exc).splitlines()[0][:200])
     return done
