@@ -411,7 +411,7 @@ def build(conf: Mapping[str, str], *, background: bool = False) -> BuildResult:
         return BuildResult("failed", detail=str(exc))
     files = key.files
     files.folder.mkdir(parents=True, exist_ok=True)
-    with _locked(files.lock, wait=not background) as locked:
+    with _locked(files.lock, wait=not background, owner=True) as locked:
         if not locked:
             return BuildResult("busy", detail="another process is building it")
         reason = problem(key, retry_failed=not background)
@@ -550,7 +550,9 @@ def build_log() -> Path:
 
 
 @contextlib.contextmanager
-def _locked(path: Path, wait: bool) -> Iterator[bool]:
+def _locked(path: Path, wait: bool, owner: bool = False) -> Iterator[bool]:
+    """Hold the lock `path` (yields False when `wait` is off and another process holds
+    it); with `owner`, the file says which process holds it."""
     with open(path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -558,6 +560,10 @@ def _locked(path: Path, wait: bool) -> Iterator[bool]:
             yield False
             return
         try:
+            if owner:
+                handle.truncate(0)
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
@@ -624,10 +630,20 @@ def archives() -> list[dict[str, Any]]:
 # -- the background build ------------------------------------------------------------------------
 def building(key: ArchiveKey) -> bool:
     """Whether a process is building the archive of `key` now."""
-    if not key.files.lock.exists():
-        return False
-    with _locked(key.files.lock, wait=False) as free:
-        return not free
+    return builder(key.files) is not None
+
+
+def builder(files: ArchiveFiles) -> int | None:
+    """The process building the archive of `files` now, if one does."""
+    if not files.lock.exists():
+        return None
+    with _locked(files.lock, wait=False) as free:
+        if free:
+            return None
+    try:
+        return int(files.lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0  # held, by a process that did not say which
 
 
 def start_build(conf: Mapping[str, str], nice: int) -> subprocess.Popen[bytes]:

@@ -145,11 +145,17 @@ def test_is_mapped_reads_the_memory_map(tmp_path):
 def test_a_background_build_leaves_a_locked_key_to_its_builder():
     key = classdata.archive_key({})
     key.files.folder.mkdir(parents=True)
-    with open(key.files.lock, "a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
+    assert classdata.builder(key.files) is None and not classdata.building(key)
+    with classdata._locked(key.files.lock, wait=True, owner=True):
+        assert classdata.builder(key.files) == os.getpid()
         result = classdata.build({}, background=True)
     assert result.status == "busy"
     assert not key.files.archive.exists() and not key.files.leftovers()
+    assert classdata.builder(key.files) is None
+    with open(key.files.lock, "a") as held:  # held by a process that did not say which
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.truncate(0)
+        assert classdata.building(key)
 
 
 def test_a_background_build_does_not_retry_a_recent_failure():
