@@ -49,6 +49,7 @@ from .paths import cache_root
 log = logging.getLogger(__name__)
 
 JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+LAUNCHER_OPTIONS = "SPARK_LAUNCHER_OPTS"  # the options of the Spark launcher's own short JVM
 # Driver settings that decide whether an archive fits: they are all a build needs to know.
 KEY_SETTINGS = (
     JAVA_OPTIONS,
@@ -196,6 +197,12 @@ class ArchiveFiles:
         return self._named(".jsa")
 
     @property
+    def launcher(self) -> Path:
+        """A small archive for the JVM that spark-submit runs first to build the driver's
+        command line (``org.apache.spark.launcher.Main``)."""
+        return self._named(".launcher.jsa")
+
+    @property
     def meta(self) -> Path:
         return self._named(".json")
 
@@ -213,8 +220,8 @@ class ArchiveFiles:
         """Written when a driver JVM did not take the archive it was given."""
         return self._named(".refused")
 
-    def temporary(self) -> Path:
-        return self._named(f".jsa.{os.getpid()}.tmp")
+    def temporary(self, suffix: str = ".jsa") -> Path:
+        return self._named(f"{suffix}.{os.getpid()}.tmp")
 
     def leftovers(self) -> list[Path]:
         return sorted(self.folder.glob(f"{self.digest}.*.tmp"))
@@ -294,6 +301,7 @@ class ArchiveUse:
     path: Path | None  # given to the JVM; None when there was none to give
     reason: str | None  # why none was given: see `problem`
     mapped: bool | None = None  # whether the JVM took it (None: not known)
+    launcher: Path | None = None  # the Spark launcher's archive, when there is one
 
     def confirm(self, pid: int) -> None:
         """Look whether the JVM `pid` mapped the archive; note a refusal (the next build
@@ -342,12 +350,36 @@ def prepare(conf: ConfLike) -> ArchiveUse | None:
         log.info("no class-data archive: %s", exc)
         return None
     path = None if reason else key.files.archive
+    use = ArchiveUse(key, settings, path, reason)
     if path is not None:
         conf.set(JAVA_OPTIONS, merge_options(user, use_options(path)))
         log.debug("class-data archive %s for the driver JVM", path)
+        use.launcher = _launcher_archive(key.files)
         with contextlib.suppress(OSError):
             os.utime(key.files.meta)  # last use: the least recently used archives go first
-    return ArchiveUse(key, settings, path, reason)
+    return use
+
+
+def _launcher_archive(files: ArchiveFiles) -> Path | None:
+    meta = read_meta(files) or {}
+    try:
+        return files.launcher if fingerprint(files.launcher) == meta.get("launcher_file") else None
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def launcher_options(use: ArchiveUse | None) -> Iterator[None]:
+    """While the driver JVM launches: the Spark launcher's JVM uses its archive too
+    (``SPARK_LAUNCHER_OPTS``, unless set already; put back as it was afterwards)."""
+    if use is None or use.launcher is None or LAUNCHER_OPTIONS in os.environ:
+        yield
+        return
+    os.environ[LAUNCHER_OPTIONS] = use_options(use.launcher)
+    try:
+        yield
+    finally:
+        os.environ.pop(LAUNCHER_OPTIONS, None)
 
 
 def unprepare(conf: ConfLike, use: ArchiveUse) -> None:
@@ -452,17 +484,46 @@ def _build(key: ArchiveKey, conf: Mapping[str, str], refused: bool) -> Path:
     seconds = round(time.monotonic() - started, 1)
     _accept(java, class_path, tmp, key)
     os.chmod(tmp, 0o444)
+    launcher = _build_launcher(java, key)
     meta = {
         "key": key.inputs,
         "file": fingerprint(tmp),
+        "launcher_file": fingerprint(launcher) if launcher else None,
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "build_seconds": seconds,
         "class_path": class_path,
         "rebuilt_after_refusal": refused,
     }
+    if launcher is not None:
+        os.replace(launcher, files.launcher)
     os.replace(tmp, files.archive)
     _write_json(files.meta, meta)
     return files.archive
+
+
+def _build_launcher(java: str, key: ArchiveKey) -> Path | None:
+    """The launcher's archive: ``spark-submit --version`` runs the launcher's JVM with the
+    dump on, and the JVM must then accept it. None (the driver's archive is kept) when
+    that fails."""
+    if key.inputs["environment"].get("SPARK_PREPEND_CLASSES"):
+        return None
+    tmp = key.files.temporary(".launcher.jsa")
+    home = Path(key.inputs["spark_home"])
+    env = {**os.environ, LAUNCHER_OPTIONS: f"-XX:ArchiveClassesAtExit={_quote(tmp)} {QUIET}"}
+    dump = [str(home / "bin" / "spark-submit"), "--version"]
+    check = [java, "-Xmx128m", f"-XX:SharedArchiveFile={tmp}", "-Xshare:on", QUIET, "-cp",
+             str(home / "jars" / "*"), "-version"]  # fmt: skip
+    try:
+        for command in (dump, check):
+            done = subprocess.run(command, env=env, capture_output=True, timeout=300, check=False)
+            if done.returncode != 0 or not tmp.exists():
+                raise BuildError(f"{Path(command[0]).name} exited with {done.returncode}")
+    except (OSError, subprocess.TimeoutExpired, BuildError) as exc:
+        log.info("no archive for the Spark launcher: %s", exc)
+        tmp.unlink(missing_ok=True)
+        return None
+    os.chmod(tmp, 0o444)
+    return tmp
 
 
 def build_conf(tmp: Path, conf: Mapping[str, str], key: ArchiveKey) -> dict[str, str]:
@@ -586,7 +647,7 @@ def prune(keep: ArchiveFiles | None = None) -> list[Path]:
         with _locked(files.lock, wait=False) as locked:
             if not locked:
                 continue
-            for path in (files.archive, files.meta, files.failed, files.refused):
+            for path in (files.archive, files.launcher, files.meta, files.failed, files.refused):
                 path.unlink(missing_ok=True)
             removed.append(files.archive)
     return removed

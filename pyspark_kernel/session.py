@@ -374,7 +374,8 @@ class SessionManager:
         use = self.archive = classdata.prepare(conf) if wanted else None
         readers, writers = self._pump_output()
         try:
-            gateway = internals.launch_jvm(conf, stdout=writers[0], stderr=writers[1])
+            with classdata.launcher_options(use):
+                gateway = internals.launch_jvm(conf, stdout=writers[0], stderr=writers[1])
         except BaseException as exc:
             for fd in writers:
                 os.close(fd)

@@ -123,6 +123,31 @@ def test_prepare_adds_its_options_after_the_users_own():
     assert use.conf == {"spark.driver.extraJavaOptions": "-Dmine='a b'"}
 
 
+def test_the_launchers_archive_is_used_only_while_the_driver_launches(monkeypatch):
+    key = classdata.archive_key({})
+    files = install(key)
+    use = classdata.prepare(Conf())
+    assert use.path == files.archive and use.launcher is None  # none was built
+    files.launcher.write_bytes(b"y" * 200_000)
+    meta = classdata.read_meta(files)
+    classdata._write_json(
+        files.meta, {**meta, "launcher_file": classdata.fingerprint(files.launcher)}
+    )
+    use = classdata.prepare(Conf())
+    assert use.launcher == files.launcher
+    monkeypatch.delenv("SPARK_LAUNCHER_OPTS", raising=False)
+    with classdata.launcher_options(use):
+        assert os.environ["SPARK_LAUNCHER_OPTS"].startswith(
+            f"-XX:SharedArchiveFile={files.launcher} "
+        )
+    assert "SPARK_LAUNCHER_OPTS" not in os.environ
+    monkeypatch.setenv("SPARK_LAUNCHER_OPTS", "-Xmx256m")  # the user's own: left alone
+    with classdata.launcher_options(use):
+        assert os.environ["SPARK_LAUNCHER_OPTS"] == "-Xmx256m"
+    files.launcher.write_bytes(b"z" * 10)  # changed since the build: not used
+    assert classdata.prepare(Conf()).launcher is None
+
+
 def test_prepare_leaves_a_driver_whose_options_decide_sharing_alone():
     for options in ("-Xshare:off", "-XX:SharedArchiveFile=/mine.jsa", "-XX:ArchiveClassesAtExit=x"):
         conf = Conf({"spark.driver.extraJavaOptions": options})
