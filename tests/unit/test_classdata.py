@@ -202,3 +202,15 @@ def test_prune_keeps_the_most_recently_used_archives():
     assert left == {keys[0].digest, keys[1].digest, keys[4].digest}
     assert sorted(removed) == sorted(k.files.archive for k in keys[2:4])
     assert classdata.remove_all() and not classdata.folder().exists()
+
+
+def test_warm_lists_and_removes_archives(capsys):
+    from pyspark_kernel.__main__ import main
+
+    files = install(classdata.archive_key({}))
+    assert main(["warm", "--status"]) == 0
+    listed = capsys.readouterr().out
+    assert f"archive={files.archive}" in listed and "pyspark=" in listed
+    assert main(["warm", "--remove"]) == 0
+    assert "Removed" in capsys.readouterr().out
+    assert not classdata.folder().exists()
