@@ -5,9 +5,9 @@ JVM's class-data archive built when it had none.
 waits for it, a thread warms it up (`warmup.warm_session`) as the kernel's own work
 (`SessionManager.own_work`: its own job tag and description, no JVM line in any cell) and
 stops as soon as a Spark cell begins or an interrupt comes (both call
-`SessionManager.cancel_own_work`). After ``%spark
-restart`` (`restarted`) the new session is warmed up once the restart cell has ended;
-after the driver JVM died, a new session starts at the end of the cell that noticed it.
+`SessionManager.cancel_own_work`). After ``%spark restart`` (`restarted`) the new session
+is warmed up once the restart cell has ended; after the driver JVM died, a new session
+starts at the end of the cell that noticed it.
 
 When the driver JVM had no usable class-data archive (``classdata``), and the warm-up is
 over, a background process builds one for the next JVMs (once: it goes on if the kernel
