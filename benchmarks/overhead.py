@@ -40,9 +40,10 @@ SPARK_ROWS = {label for label, *_ in CELLS[2:]}
 # Switching parts of the pyspark kernel off, inside the running kernel, to see what its
 # per-cell overhead is made of (restored afterwards).
 _SAVE = """
-import pyspark_kernel.extension as _bench_x
+import pyspark_kernel.cell as _bench_x  # CellLife makes each cell's CellProgress
+import pyspark_kernel.results.catalog as _bench_catalog
 # temp views are listed by catalog.ViewCatalog(spark).temp_views(code, listing)
-_bench_vc = _bench_x.catalog.ViewCatalog
+_bench_vc = _bench_catalog.ViewCatalog
 _bench_saved = (_bench_x.CellProgress, _bench_vc.temp_views)
 class _BenchNoProgress:
     job_ids = []
