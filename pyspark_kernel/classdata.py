@@ -735,8 +735,7 @@ def background_main(nice: int) -> int:
     conf = json.loads(sys.stdin.read() or "{}")
     if os.fork():
         os._exit(0)
-    with contextlib.suppress(OSError):
-        os.nice(nice)
+    _lower_priority(nice)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s classdata: %(message)s")
     available = _available_memory()
     if available is not None and available < BUILD_MEMORY:
@@ -745,6 +744,22 @@ def background_main(nice: int) -> int:
     result = build(conf, background=True)
     log.info("%s", result.describe())
     return 0 if result.status != "failed" else 1
+
+
+def _lower_priority(nice: int) -> None:
+    """Niceness `nice` for this process and the JVM it starts; at 19, the lowest, also
+    the idle CPU and I/O classes (Linux): the build runs only when nothing else wants to."""
+    with contextlib.suppress(OSError):
+        os.nice(nice)
+    if nice < 19:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    ionice = shutil.which("ionice")
+    if ionice:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            command = [ionice, "-c", "3", "-p", str(os.getpid())]
+            subprocess.run(command, capture_output=True, timeout=10, check=False)
 
 
 def _available_memory() -> int | None:

@@ -112,7 +112,9 @@ class SparkSettings(Configurable):
         "background when missing), use (use it; build it only with `pyspark-kernel warm`), off.",
     ).tag(config=True)
     archive_build_nice = Int(
-        19, help="Niceness (0-19) of the background process that builds the class-data archive."
+        19,
+        help="Niceness (0-19) of the background process that builds the class-data archive "
+        "(19: also Linux's idle CPU and I/O classes).",
     ).tag(config=True)
     warm_up = Bool(
         True,
