@@ -292,16 +292,17 @@ def _startup(r: dict[str, Any] | None) -> list[str]:
             if "build_finished_s_after_samples" in impact
             else f"it was stopped after {impact['build_stopped_after_s']:g} s more"
         )
+        b, d, a = (impact[k] for k in ("before_build", "during_build", "after_build"))
         out += [
             "",
-            "A background build's cost to the user: a `pyspark` kernel with no archive yet "
-            f"runs `{impact['cell']}` for {impact['during_build']['n']} "
-            "cells while its build runs (niceness 19), then as many seconds after it: median "
-            f"{_ms(impact['during_build']['median_ms'])} ms during, "
-            f"{_ms(impact['after_build']['median_ms'])} ms after "
-            f"({_x(impact['ratio_during_over_after_median'])}; p95 "
-            f"{_ms(impact['during_build']['p95_ms'])} / {_ms(impact['after_build']['p95_ms'])} ms); "
-            f"the archiving JVM's RSS {_ms(impact.get('builder_jvm_rss_mb'))} MB; {ended}.",
+            f"A background build's cost to the user: a `pyspark` kernel runs `{impact['cell']}` "
+            f"for {impact['warm_up_s']:g} s to warm its JVM, then {impact['warm_up_s']:g} s "
+            "each before, while and after an archive build that runs as a kernel starts it "
+            f"(niceness {impact.get('builder_nice')}, idle CPU and I/O class): median "
+            f"{_ms(b['median_ms'])} / {_ms(d['median_ms'])} / {_ms(a['median_ms'])} ms, p95 "
+            f"{_ms(b['p95_ms'])} / {_ms(d['p95_ms'])} / {_ms(a['p95_ms'])} ms "
+            f"({_x(impact['ratio_during_over_before_median'])} during / before); the "
+            f"archiving JVM's RSS {_ms(impact.get('builder_jvm_rss_mb'))} MB; {ended}.",
         ]
     return [*out, ""]
 

@@ -210,30 +210,44 @@ def _ui_time(text: str) -> float:
 def build_impact(
     cache: Path, log_dir: Path, started: list[BenchKernel], seconds: float, wait: float
 ) -> dict[str, Any]:
-    """Small Spark cells in a kernel while its background archive build runs (niceness
-    19), then once the build is over (or stopped after `wait` s)."""
-    kernel = BenchKernel(PYSPARK, log_dir, env={"PYSPARK_KERNEL_CACHE": str(cache)})
+    """A kernel's small Spark cells before, while and after an archive build runs in the
+    background as a kernel starts it (niceness 19). The kernel's own JVM is warmed up
+    first, so the three phases differ only by the build."""
+    env = {"PYSPARK_KERNEL_CACHE": str(cache), "PYSPARK_KERNEL_CLASS_ARCHIVE": "use"}
+    kernel = BenchKernel(PYSPARK, log_dir, env=env)
     started.append(kernel)
     kernel.start()
-    kernel.ok(COUNT)
-    out: dict[str, Any] = {"cell": "spark.range(10).count()"}
-    digest = kernel.value(STATUS)["archive"]["key"]
-    files = classdata.ArchiveFiles(cache / "classdata", digest)
-    deadline = time.monotonic() + 30
-    while (pid := classdata.builder(files)) is None and time.monotonic() < deadline:
-        time.sleep(0.2)  # the kernel starts it after the first Spark cell
-    if not pid:
-        kernel.shutdown()
-        return {**out, "skipped": "no background build started"}
-    build = psutil.Process(pid)
+    cell = "spark.range(10).count()"
 
-    def timed(until: float) -> list[float]:
+    def timed(duration: float) -> list[float]:
         times = []
+        until = time.monotonic() + duration
         while time.monotonic() < until:
-            times.append(kernel.ok("spark.range(10).count()").kernel_seconds)
+            times.append(kernel.ok(cell).kernel_seconds)
         return times
 
-    during = timed(time.monotonic() + seconds)
+    out: dict[str, Any] = {"cell": cell, "warm_up_s": seconds}
+    timed(seconds)  # the kernel's JVM warms up
+    before = timed(seconds)
+    digest = kernel.value(STATUS)["archive"]["key"]
+    files = classdata.ArchiveFiles(cache / "classdata", digest)
+    saved = os.environ.get("PYSPARK_KERNEL_CACHE")
+    os.environ["PYSPARK_KERNEL_CACHE"] = str(cache)
+    try:
+        classdata.start_build({}, nice=19).wait(60)
+    finally:
+        if saved is None:
+            del os.environ["PYSPARK_KERNEL_CACHE"]
+        else:
+            os.environ["PYSPARK_KERNEL_CACHE"] = saved
+    deadline = time.monotonic() + 30
+    while (pid := classdata.builder(files)) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not pid:
+        kernel.shutdown()
+        return {**out, "skipped": "the background build did not start"}
+    build = psutil.Process(pid)
+    during = timed(seconds)
     java = [p for p in build.children(recursive=True) if p.name() == "java"]
     out["builder_jvm_rss_mb"] = mb(java[0].memory_info().rss) if java else None
     out["builder_nice"] = build.nice()
@@ -244,17 +258,18 @@ def build_impact(
         end_processes([build.pid, *(p.pid for p in java)], grace=0)
     else:
         out["build_finished_s_after_samples"] = round(time.monotonic() - begun, 1)
-    after = timed(time.monotonic() + seconds)
+    after = timed(seconds)
     kernel.shutdown()
-    out["during_build"] = summarize(during)
-    out["after_build"] = summarize(after)
-    out["ratio_during_over_after_median"] = ratio(
-        out["during_build"]["median_ms"], out["after_build"]["median_ms"]
+    for name, times in (("before_build", before), ("during_build", during), ("after_build", after)):
+        out[name] = summarize(times)
+    out["ratio_during_over_before_median"] = ratio(
+        out["during_build"]["median_ms"], out["before_build"]["median_ms"]
     )
     out["load_avg_1m_after"] = load()
     log(
-        f"  background build: {out['during_build']['median_ms']} ms during, "
-        f"{out['after_build']['median_ms']} ms after ({out['ratio_during_over_after_median']}x)"
+        f"  background build: {out['before_build']['median_ms']} ms before, "
+        f"{out['during_build']['median_ms']} ms during, {out['after_build']['median_ms']} ms "
+        f"after ({out['ratio_during_over_before_median']}x)"
     )
     return out
 
