@@ -205,7 +205,10 @@ def _startup(r: dict[str, Any] | None) -> list[str]:
         "warm-up only); `python3` plain ipykernel, whose first cell builds the session. "
         "*immediate*: the cells are sent as soon as the kernel answers; *paused*: the first "
         f"Spark cell comes {r['pause_s']:g} s after the kernel is ready (a user typing). Cell "
-        'times are the kernel\'s busy → idle; "from launch" is measured by the client. '
+        'times are the kernel\'s busy → idle; "from launch" is measured by the client; '
+        "JVM CPU counts the CPU seconds of the driver JVM (and of the launcher's JVM before "
+        "it) until the first count was answered, less sensitive than wall time to other "
+        "work on the machine. "
         "Restart: `%spark restart` (a new driver JVM) then a count (after the pause in "
         "*paused*); plain: `spark.stop()` and the builder again (the same JVM: no new "
         "JVM start, so not the same work) then a count.",
@@ -215,16 +218,16 @@ def _startup(r: dict[str, Any] | None) -> list[str]:
         f"{_ms(build.get('size_mb'))} MB; load average {build.get('load_avg_1m_before')} → "
         f"{build.get('load_avg_1m_after')}.",
         "",
-        "| scenario | kernel | first `count()` from launch (s) | first count cell (s) | first `createDataFrame(...).toPandas()` (s) | first `spark.sql(...).collect()` (s) | restart cell (s) | count after restart (s) | JVM RSS / USS (MB) | load avg at start |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | kernel | first `count()` from launch (s) | first count cell (s) | JVM CPU until then (s) | first `createDataFrame(...).toPandas()` (s) | first `spark.sql(...).collect()` (s) | restart cell (s) | count after restart (s) | JVM RSS / USS (MB) | load avg at start |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    keys = ("count_from_launch_s", "count_cell_s", "to_pandas_cell_s", "sql_cell_s",
-            "restart_cell_s", "count_after_restart_s")  # fmt: skip
+    keys = ("count_from_launch_s", "count_cell_s", "jvm_cpu_s", "to_pandas_cell_s",
+            "sql_cell_s", "restart_cell_s", "count_after_restart_s")  # fmt: skip
     for scenario in ("immediate", "paused"):
         for label in labels:
             row = summary[scenario][label]
             loads = ", ".join(str(x["load_avg_1m"]) for x in samples[scenario][label])
-            cells = [_s(_sec(row[k])) for k in keys]
+            cells = [_s(_sec(row.get(k))) for k in keys]
             memory = f"{_ms(row.get('jvm_rss_mb'))} / {_ms(row.get('jvm_uss_mb'))}"
             out.append(
                 f"| {scenario} | {label} | " + " | ".join(cells) + f" | {memory} | {loads} |"

@@ -135,6 +135,7 @@ def one_start(
         sample[f"{name}_cell_s"] = round(cell.kernel_seconds, 3)
         sample[f"{name}_from_launch_s"] = round((cell.idle or time.monotonic()) - t0, 3)
         if name == "count":
+            sample["jvm_cpu_s"] = jvm_cpu(kernel.jvm_pid())
             sample["milestones_s"] = spark_milestones(kernel, kernel.jvm_pid())
     sample["jvm_memory_mb"] = jvm_memory(kernel.jvm_pid())
     if variant.kernel == PYSPARK:
@@ -154,6 +155,19 @@ def one_start(
         f"{sample['load_avg_1m']}"
     )
     return kernel, sample
+
+
+def jvm_cpu(pid: int | None) -> float | None:
+    """CPU seconds the driver JVM used so far, with the launcher's JVM that ran before it
+    (a child its process waited for): less sensitive to other work on the machine than
+    wall time."""
+    if pid is None:
+        return None
+    try:
+        t = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return round(t.user + t.system + t.children_user + t.children_system, 2)
 
 
 def jvm_memory(pid: int | None) -> dict[str, float] | None:
@@ -280,6 +294,7 @@ SUMMARY_KEYS = (
     "first_trivial_s",
     "count_from_launch_s",
     "count_cell_s",
+    "jvm_cpu_s",
     "to_pandas_cell_s",
     "sql_cell_s",
     "restart_cell_s",
