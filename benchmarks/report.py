@@ -289,7 +289,7 @@ def _startup(r: dict[str, Any] | None) -> list[str]:
         cells = [_s(got.get(k)) for k in marks] + [_s(median["count_from_launch_s"])]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     impact = r.get("background_build")
-    if impact and "during_build" in impact:
+    if impact and "before_build" in impact:
         ended = (
             f"it ended {_s(impact['build_finished_s_after_samples'])} s after the samples"
             if "build_finished_s_after_samples" in impact
