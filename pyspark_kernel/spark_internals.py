@@ -57,6 +57,21 @@ def launch_jvm(conf: Any, stdout: int, stderr: int) -> Any:
     return launch_gateway(conf, popen_kwargs={"stdout": stdout, "stderr": stderr})
 
 
+def spark_home() -> str:
+    """The Spark installation the driver JVM is launched from: ``SPARK_HOME``, else the
+    pyspark package (``pyspark.find_spark_home._find_spark_home``)."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    return _find_spark_home()
+
+
+def jvm_property(sc: Any, name: str) -> str | None:
+    """A system property of the driver JVM (``java.class.path``, ``java.home``), through
+    the context's Py4J view of the JVM (``sc._jvm``)."""
+    value = sc._jvm.System.getProperty(name)
+    return None if value is None else str(value)
+
+
 def jvm_process(gateway: Any) -> Any:
     """The ``subprocess.Popen`` of the JVM behind `gateway` (``gateway.proc``)."""
     return gateway.proc
@@ -326,6 +341,13 @@ def show_classes() -> tuple[tuple[str, str], ...]:
 
     classic = "pyspark.sql.classic" if find_spec("pyspark.sql.classic") else "pyspark.sql"
     return ((f"{classic}.dataframe", "DataFrame"), ("pyspark.sql.connect.dataframe", "DataFrame"))
+
+
+def show_string(df: Any, rows: int = 20, truncate: int = 20) -> str:
+    """The table ``df.show(rows, truncate)`` prints, as a string and without printing it,
+    from a classic DataFrame (``df._jdf.showString(rows, truncate, vertical)``, the JVM
+    call ``show`` makes)."""
+    return str(df._jdf.showString(rows, truncate, False))
 
 
 def builder_options(builder: Any) -> dict[str, str]:

@@ -34,6 +34,20 @@ def test_gateway_process_and_client(spark):
     assert callable(internals.gateway_client(gateway).send_command)
 
 
+def test_spark_home_holds_the_jars_the_driver_is_launched_with():
+    import os
+
+    home = internals.spark_home()
+    assert os.path.isfile(os.path.join(home, "bin", "spark-submit"))
+    assert any(name.startswith("spark-core") for name in os.listdir(os.path.join(home, "jars")))
+
+
+def test_jvm_property(spark):
+    sc = spark.sparkContext
+    assert "spark-core" in internals.jvm_property(sc, "java.class.path")
+    assert internals.jvm_property(sc, "pyspark-kernel.no.such.property") is None
+
+
 def test_forget_classic_session_names_exist():
     for owner, name in (
         (SparkContext, "_active_spark_context"),
@@ -206,6 +220,14 @@ def test_show_classes_are_the_dataframes_that_print_rows(spark):
     assert "show" in classic.__dict__
     connect = getattr(importlib.import_module(connect_module), connect_name)
     assert "show" in connect.__dict__
+
+
+def test_show_string_is_what_show_prints(spark, capsys):
+    df = spark.range(3).selectExpr("id", "repeat('x', 30) AS s")
+    df.show(2, 20)
+    printed = capsys.readouterr().out
+    assert internals.show_string(df, 2, 20).rstrip("\n") == printed.rstrip("\n")
+    assert "only showing top 2 rows" in printed and "x" * 17 + "..." in printed
 
 
 def test_plans_name_the_operators_without_running_a_job(spark):
