@@ -434,6 +434,7 @@ class SessionManager:
             for reader in readers:
                 reader.join(2.0)
             if use is None or use.path is None or not isinstance(exc, Exception):
+                self.archive = None  # no JVM: no archive to build for it either
                 raise
             log.info("the driver JVM did not start with the class-data archive; again without")
             classdata.unprepare(conf, use)

@@ -111,8 +111,8 @@ def test_jvm_killed_during_a_job_and_between_cells(kernel):
         ),
     ],
 )
-def test_bad_config_starts_the_kernel_and_names_the_setting(arguments, named):
-    k = Kernel(extra_arguments=arguments)
+def test_bad_config_starts_the_kernel_and_names_the_setting(arguments, named, tmp_path):
+    k = Kernel(extra_arguments=arguments, env={"PYSPARK_KERNEL_CACHE": str(tmp_path)})
     try:
         pid = k.kernel_pid()
         assert k.value("1 + 1") == 2
@@ -123,6 +123,9 @@ def test_bad_config_starts_the_kernel_and_names_the_setting(arguments, named):
             assert named in run.error["evalue"]
         assert named in k.run("%spark").stream("stdout")
         assert k.kernel_pid() == pid
+        # no class-data archive is built for a driver JVM that never started
+        cold_start = "__import__('pyspark_kernel').current().coldstart.status()"
+        assert k.value(f"{cold_start}['builds_started']") == []
     finally:
         k.shutdown()
 
