@@ -40,7 +40,7 @@ SPARK_ROWS = {label for label, *_ in CELLS[2:]}
 # Switching parts of the pyspark kernel off, inside the running kernel, to see what its
 # per-cell overhead is made of (restored afterwards).
 _SAVE = """
-import pyspark_kernel.cell as _bench_x
+import pyspark_kernel.cell as _bench_x  # CellLife makes each cell's CellProgress
 import pyspark_kernel.results.catalog as _bench_catalog
 # temp views are listed by catalog.ViewCatalog(spark).temp_views(code, listing)
 _bench_vc = _bench_catalog.ViewCatalog

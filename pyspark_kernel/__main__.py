@@ -1,4 +1,4 @@
-"""``pyspark-kernel`` / ``python -m pyspark_kernel``: install, services, demo, benchmarks."""
+"""``pyspark-kernel`` / ``python -m pyspark_kernel``: install, warm, services, demo."""
 
 from __future__ import annotations
 
@@ -24,6 +24,32 @@ def _install(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warm(args: argparse.Namespace) -> int:
+    import pyspark_kernel.classdata as classdata
+
+    from .config import SparkSettings, parse_assignment
+
+    if args.background:
+        return classdata.background_main(args.nice)
+    if args.remove:
+        removed = classdata.remove_all()
+        print(f"Removed {classdata.folder()} ({len(removed)} files)")
+        return 0
+    if args.status:
+        for row in classdata.archives():
+            print(" ".join(f"{k}={v}" for k, v in row.items()))
+        return 0
+    settings = SparkSettings()
+    settings.apply_env()
+    for item in args.conf:
+        key, value = parse_assignment(item)
+        settings.conf = {**settings.conf, key: value}
+    print("Building the class-data archive of the Spark driver JVM (about a minute) ...")
+    result = classdata.build(settings.spark_conf())
+    print(result.describe())
+    return 0 if result.status in {"built", "current"} else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pyspark-kernel", description="A Jupyter kernel for PySpark."
@@ -44,6 +70,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark setting"
     )
     inst.set_defaults(func=_install)
+
+    warm = commands.add_parser(
+        "warm",
+        help="build the class-data archive that makes the Spark driver JVM start faster",
+        description="Build the class-data archive of the Spark driver JVM for the current "
+        "Java, pyspark and settings (kernels also build it in the background when missing).",
+    )
+    warm.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Spark setting of the kernels (as given to install) that shapes the driver JVM",
+    )
+    which = warm.add_mutually_exclusive_group()
+    which.add_argument("--status", action="store_true", help="list the archives kept")
+    which.add_argument("--remove", action="store_true", help="remove every archive")
+    which.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
+    warm.add_argument("--nice", type=int, default=19, help=argparse.SUPPRESS)
+    warm.set_defaults(func=_warm)
 
     try:
         from .services.cli import register as register_services

@@ -97,6 +97,7 @@ class CellLife:
         stack.callback(self._close_cell, opened)  # runs last
         self.current, self._open = cell, opened
         if cell.needs_spark:
+            self.session.cancel_own_work()  # the warm-up gives way to the user's Spark work
             self.binding.bind(wait=True)
         elif self.session.check_alive():
             self.binding.bind(wait=False)

@@ -104,7 +104,7 @@ class Channel:
         if handler is None or op not in self._ops:
             return _error(op, rid, f"unknown op {op!r} (known: {', '.join(sorted(self._ops))})")
         try:
-            with jvmcalls.internal():
+            with jvmcalls.internal(), self.session.frontend_request():
                 result = handler(request)
         except ChannelError as exc:
             return _error(op, rid, str(exc))

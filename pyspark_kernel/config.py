@@ -30,6 +30,8 @@ SAFE_DEFAULTS: dict[str, str] = {
     "spark.driver.maxResultSize": "1g",
 }
 
+ARCHIVE_MODES = ("auto", "use", "off")
+
 LOG_LEVELS = ("ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF", "TRACE")
 
 _ENV_FIELDS: dict[str, str] = {
@@ -50,6 +52,9 @@ _ENV_FIELDS: dict[str, str] = {
     "PYSPARK_KERNEL_PROGRESS_KEEP_AFTER": "progress_keep_after",
     "PYSPARK_KERNEL_PACKAGES": "packages",
     "PYSPARK_KERNEL_EXPORT_LIMIT": "export_limit",
+    "PYSPARK_KERNEL_CLASS_ARCHIVE": "class_archive",
+    "PYSPARK_KERNEL_ARCHIVE_NICE": "archive_build_nice",
+    "PYSPARK_KERNEL_WARM_UP": "warm_up",
 }
 
 _SIZE = re.compile(r"^\d+[kmgtp]?b?$", re.IGNORECASE)
@@ -135,6 +140,21 @@ class SparkSettings(Configurable):
         "cancelled and the schema shown instead (0: no limit).",
     ).tag(config=True)
     start_timeout = Float(180.0, help="Seconds to wait for the session to start.").tag(config=True)
+    class_archive = Unicode(
+        "auto",
+        help="The driver JVM's class-data sharing archive: auto (use it, and build it in the "
+        "background when missing), use (use it; build it only with `pyspark-kernel warm`), off.",
+    ).tag(config=True)
+    archive_build_nice = Int(
+        19,
+        help="Niceness (0-19) of the background process that builds the class-data archive "
+        "(19: also Linux's idle CPU and I/O classes).",
+    ).tag(config=True)
+    warm_up = Bool(
+        True,
+        help="Until the first Spark cell, warm a new session up in the background (catalog, "
+        "one tiny query), and start a new session at once after the driver JVM died.",
+    ).tag(config=True)
 
     @validate("max_rows", "max_chars", "max_bytes", "export_limit")
     def _positive(self, proposal: Any) -> int:
@@ -148,6 +168,24 @@ class SparkSettings(Configurable):
             name = proposal.trait.name
             raise SettingsError(f"{name} must be 0 (off) or positive, got {proposal.value}")
         return float(proposal.value)
+
+    @validate("class_archive")
+    def _archive_mode(self, proposal: Any) -> str:
+        text = str(proposal.value).strip().lower()
+        mode = {"on": "auto", "true": "auto", "1": "auto", "false": "off", "0": "off"}.get(
+            text, text
+        )
+        if mode not in ARCHIVE_MODES:
+            raise SettingsError(
+                f"class_archive must be one of {', '.join(ARCHIVE_MODES)}, got {proposal.value!r}"
+            )
+        return mode
+
+    @validate("archive_build_nice")
+    def _nice(self, proposal: Any) -> int:
+        if not 0 <= proposal.value <= 19:
+            raise SettingsError(f"archive_build_nice must be 0-19, got {proposal.value}")
+        return int(proposal.value)
 
     @validate("log_level")
     def _level(self, proposal: Any) -> str:

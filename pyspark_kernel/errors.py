@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import traceback
 import types
-from typing import Any
 
 import py4j
 import pyspark
@@ -140,8 +139,4 @@ def has_jvm_trace(exc: BaseException) -> bool:
 
 def condition(exc: BaseException) -> str | None:
     """The Spark error condition (``TABLE_OR_VIEW_NOT_FOUND``), when there is one."""
-    getter: Any = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", None)
-    try:
-        return getter() if callable(getter) else None
-    except Exception:
-        return None
+    return internals.error_condition(exc)

@@ -27,6 +27,7 @@ from .capture import JvmOutputRouter
 from .cell import CellLife
 from .cellstate import CellState
 from .channel import Channel
+from .coldstart import ColdStart
 from .config import PendingSettings, SparkSettings
 from .failures import ErrorDisplay
 from .imports import import_as_a_cell_would
@@ -90,6 +91,7 @@ class SparkExtension:
             self.metrics,
         )
         self.errors = ErrorDisplay(self.session, self.settings, current=lambda: self.cell)
+        self.coldstart = ColdStart(self.session, self.settings, current=lambda: self.cell)
         self.channel = Channel(self.session)
         self.catalog = CatalogWatcher(
             self.session, on_refresh=self._catalog_changed, busy=lambda: self.cell is not None
@@ -140,6 +142,7 @@ class SparkExtension:
         self.pending.apply(self.settings)
         self.session.stop()
         self.session.start()
+        self.coldstart.restarted()
         return self.bind(wait=True)
 
     def health(self) -> dict[str, int]:
@@ -168,6 +171,7 @@ class SparkExtension:
             ("pre_run_cell", self._before_cell),
             ("pre_run_cell", self.life.pre_run_cell),
             ("post_run_cell", self.life.post_run_cell),
+            ("post_run_cell", self.coldstart.after_cell),
         ):
             do(
                 partial(shell.events.register, event, hook),
@@ -205,6 +209,7 @@ class SparkExtension:
             partial(self.session.listeners.remove, self._session_changed),
         )
         self._undo.append(self.binding.unbind)
+        do(self.coldstart.register, self.coldstart.unregister)
         self.session.start()
 
     def unregister(self, timeout: float = 10.0) -> None:

@@ -69,6 +69,7 @@ class Interrupts:
         return disarm
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
+        self.session.cancel_own_work()  # a warm-up, or a preview the interrupt lands in
         cell = self._cell
         if cell is not None:
             first = not cell.interrupted

@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
+import pyspark_kernel.spark_internals as spark_internals
 import pyspark_kernel.transform as transform
 
 from .config import LOG_LEVELS, SettingsError, parse_assignment
 from .holdings import holdings
+from .maven import JarResolutionError
 from .results.explore import AGGREGATIONS, CHART_KINDS
+from .session import package_jars
 
 if TYPE_CHECKING:
     from .api import SparkHost
@@ -85,6 +88,7 @@ class SparkMagics(Magics):
             f"limits:     timeout {f'{s.timeout:g} s' if s.timeout else 'off'}, "
             f"maxResultSize {s.spark_conf().get('spark.driver.maxResultSize')}",
         ]
+        lines += [f"note:       {note}" for note in spark_internals.version_notes()]
         if info.error:
             lines.append(f"error:      {info.error}")
         if self.host.pending:
@@ -145,6 +149,10 @@ class SparkMagics(Magics):
         if not names:
             print(f"packages: {', '.join(self.host.settings.packages) or 'none'}")
             return
+        try:  # resolve now (cached for the restart): a connector Maven lacks is said here
+            package_jars(names)
+        except (SettingsError, JarResolutionError) as exc:
+            raise UsageError(f"%spark packages: {exc}") from None
         self.host.pending.set("packages", ",".join(names))
         spark = self.host.bind(wait=True) if not restart else None
         held = holdings(spark) if spark is not None else None

@@ -2,7 +2,9 @@
 Spark connectors a session adds (``%spark packages``) and the jars of the local services.
 
 Maven runs once per artifact set; afterwards the cached jars are used without it
-(a manifest file records a complete set).
+(a manifest file records a complete set). When the registry has no Spark connector for the
+running pyspark, the error says so in one line and names the versions it has (asked once
+with `mvn`, then kept for a day).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import pyspark_kernel.versions as versions
@@ -24,6 +28,8 @@ from .paths import cache_root
 
 MANIFEST = "manifest.json"
 MVN_TIMEOUT = 600.0
+PROBE_TIMEOUT = 180.0
+PROBE_TTL = 24 * 3600.0  # how long the versions a registry has are trusted
 
 
 class JarResolutionError(RuntimeError):
@@ -151,16 +157,41 @@ def _artifact_id(jar: Path) -> str:
     return jar.parent.parent.name
 
 
-def spark_kafka_connector_jars() -> list[Path]:
-    """The Spark Kafka connector and the runtime jars Spark does not already ship.
+def spark_scala_version() -> str:
+    """The Scala binary version Spark runs with (``2.13``; ``2.12`` for pyspark 3.5 from
+    PyPI), read from the ``scala-library`` jar in its jars folder."""
+    folder = spark_jars_dir()
+    for jar in sorted(folder.glob("scala-library-*.jar")) if folder else []:
+        match = re.fullmatch(r"scala-library-(\d+\.\d+)\.\d+.*\.jar", jar.name)
+        if match:
+            return match.group(1)
+    return versions.SCALA_BINARY_VERSION  # Spark 4 is built for Scala 2.13 only
+
+
+def spark_kafka_connector_jars(spark: str | None = None, scala: str | None = None) -> list[Path]:
+    """The Spark Kafka connector for pyspark `spark` and Scala `scala` (default: the
+    running ones) and the runtime jars Spark does not already ship.
 
     Jars whose artifact is already in Spark's jars folder (any version: Scala, SLF4J,
     lz4, snappy, spark-tags, Hadoop client...) are left out so that no second,
-    conflicting copy lands on the classpath.
+    conflicting copy lands on the classpath. A version the registry does not have raises
+    `JarResolutionError` with one line naming the versions it has.
     """
-    coord = versions.spark_kafka_connector_artifact()
-    # Spark ships the shaded Hadoop client: do not even download it.
-    jars = resolve(f"spark-kafka-{versions.spark_version()}", [coord], ["org.apache.hadoop:*"])
+    spark = spark or versions.spark_version()
+    scala = scala or spark_scala_version()
+    coord = versions.spark_kafka_connector_artifact(spark, scala)
+    group, artifact, _ = coord.split(":")
+    known = _cached_registry_versions(group, artifact)
+    if known is not None and spark not in known:
+        raise JarResolutionError(_no_connector(spark, scala, group, artifact, known))
+    try:
+        # Spark ships the shaded Hadoop client: do not even download it.
+        jars = resolve(f"spark-kafka-{spark}-{scala}", [coord], ["org.apache.hadoop:*"])
+    except JarResolutionError:
+        known = registry_versions(group, artifact)
+        if known is not None and spark not in known:
+            raise JarResolutionError(_no_connector(spark, scala, group, artifact, known)) from None
+        raise
     shipped_dir = spark_jars_dir()
     shipped = [p.name for p in shipped_dir.glob("*.jar")] if shipped_dir else []
 
@@ -169,3 +200,97 @@ def spark_kafka_connector_jars() -> list[Path]:
         return any(pattern.fullmatch(name) for name in shipped)
 
     return [j for j in jars if not is_shipped(j)]
+
+
+def _no_connector(spark: str, scala: str, group: str, artifact: str, known: list[str]) -> str:
+    return (
+        f"the Maven registry has no Kafka connector for pyspark {spark} (Scala {scala}); "
+        f"{group}:{artifact} has {describe_versions(known)}"
+    )
+
+
+# -- which versions a registry has -------------------------------------------------------------
+def _registry_file(group: str, artifact: str) -> Path:
+    return cache_root() / "jars" / "registry" / f"{group}+{artifact}.json"
+
+
+def _cached_registry_versions(group: str, artifact: str) -> list[str] | None:
+    try:
+        data = json.loads(_registry_file(group, artifact).read_text())
+        if time.time() - float(data["checked"]) < PROBE_TTL:
+            return [str(v) for v in data["versions"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def registry_versions(group: str, artifact: str) -> list[str] | None:
+    """The versions of ``group:artifact`` the Maven registry lists (its
+    ``maven-metadata.xml``), oldest first; None if Maven could not tell. Asked with one
+    `mvn` probe, then kept for `PROBE_TTL` seconds."""
+    cached = _cached_registry_versions(group, artifact)
+    if cached is not None:
+        return cached
+    found = _probe_versions(group, artifact)
+    if found is not None:
+        target = _registry_file(group, artifact)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"checked": time.time(), "versions": found}))
+        os.replace(tmp, target)
+    return found
+
+
+def _probe_versions(group: str, artifact: str) -> list[str] | None:
+    """Let Maven fetch the artifact's metadata (resolving its ``RELEASE`` POM) into a
+    local repository of the probe's own, where the file is found at a known place."""
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        return None
+    folder = _registry_file(group, artifact).parent
+    repository = folder / "repository"
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        mvn, "-q", "-B", f"-Dmaven.repo.local={repository}", "dependency:get",
+        f"-Dartifact={group}:{artifact}:RELEASE", "-Dpackaging=pom", "-Dtransitive=false",
+    ]  # fmt: skip
+    try:
+        # The metadata is what counts, even when the newest release's POM is missing.
+        subprocess.run(
+            cmd, cwd=folder, capture_output=True, text=True, timeout=PROBE_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    found: set[str] = set()
+    for meta in repository.joinpath(*group.split("."), artifact).glob("maven-metadata*.xml"):
+        try:
+            root = ElementTree.parse(meta).getroot()
+        except (OSError, ElementTree.ParseError):
+            continue
+        found.update(v.text.strip() for v in root.iter("version") if v.text and v.text.strip())
+    return sorted(found, key=_version_key) if found else None
+
+
+def _version_key(version: str) -> tuple[tuple[int, ...], str]:
+    release, _, qualifier = version.partition("-")
+    numbers = tuple(int(n) if n.isdigit() else -1 for n in release.split("."))
+    return numbers, qualifier or "~"  # a release sorts after its previews
+
+
+def describe_versions(found: list[str], since: tuple[int, int] = (3, 5)) -> str:
+    """Releases from `since` on, one run per minor series: ``3.5.0 to 3.5.9, 4.2.0``
+    (the newest five releases if none is that recent)."""
+    releases = [v for v in found if re.fullmatch(r"\d+\.\d+\.\d+", v)]
+    recent = [v for v in releases if _version_key(v)[0][:2] >= since] or releases[-5:]
+    if not recent:
+        return "no release"
+    series: dict[str, list[str]] = {}
+    for v in sorted(recent, key=_version_key):
+        series.setdefault(v.rsplit(".", 1)[0], []).append(v)
+    parts = []
+    for same in series.values():
+        patches = [int(v.rsplit(".", 1)[1]) for v in same]
+        if len(same) > 2 and patches == list(range(patches[0], patches[-1] + 1)):
+            parts.append(f"{same[0]} to {same[-1]}")
+        else:
+            parts.extend(same)
+    return ", ".join(parts)

@@ -10,6 +10,8 @@ import threading
 import time
 from typing import Any
 
+import pyspark_kernel.spark_internals as internals
+
 from .iopub import Publisher
 from .jvmcalls import internal
 from .mimetypes import PROGRESS
@@ -22,13 +24,13 @@ class JobTracker:
     """The status-tracker handles of one SparkContext, fetched once per session."""
 
     def __init__(self, sc: Any) -> None:
-        self.jtracker = sc._jsc.sc().statusTracker()
+        self.jtracker = internals.status_tracker(sc)
         self.tracker = sc.statusTracker()
         self.ui_url: str | None = shown_ui_url(sc.uiWebUrl)  # via the Jupyter server, if any
 
     def job_ids(self, tag: str) -> list[int]:
         """Ids of the jobs (running or done) that carry `tag`."""
-        return sorted(int(i) for i in self.jtracker.getJobIdsForTag(tag))
+        return internals.job_ids_for_tag(self.jtracker, tag)
 
 
 class ProgressDisplay:
@@ -134,7 +136,9 @@ class CellProgress(ProgressDisplay):
         if not used_spark:
             return self.job_ids
         try:
-            if not (self._shown or self._due()):  # nothing to show: the job ids will do
+            # nothing to show: the job ids will do (unless progress shows at once: a job
+            # quicker than one poll was never seen running)
+            if not (self._shown or self._due() or self._show_after <= 0):
                 self.job_ids = self._jobs.job_ids(self.tag)
                 return self.job_ids
             payload = self._snapshot(state)

@@ -1,10 +1,10 @@
 """What the kernel does differently on Spark Connect (``SparkSettings.remote``).
 
 - `ConnectProgress`: a cell's progress from the client's progress handler
-  (``spark.registerProgressHandler``), published as the same ``progress.v1`` payload as
-  classic sessions. Spark Connect reports stages and tasks per operation, not Spark job ids,
-  stage names, failed tasks or a Spark UI: each operation is shown as one "job" numbered
-  within the cell, with no links.
+  (``spark.registerProgressHandler``, pyspark 4.0+), published as the same ``progress.v1``
+  payload as classic sessions. Spark Connect reports stages and tasks per operation, not
+  Spark job ids, stage names, failed tasks or a Spark UI: each operation is shown as one
+  "job" numbered within the cell, with no links.
 - `waiting_on_server`: whether an interrupt landed while the cell waits for the server
   (then the server, not a ``KeyboardInterrupt``, ends the call: the cell ends once the
   operation is gone).
@@ -25,6 +25,8 @@ import types
 from typing import Any
 from urllib.parse import urlsplit
 
+import pyspark_kernel.spark_internals as internals
+
 from .iopub import Publisher
 from .progress import MIN_INTERVAL, ProgressDisplay, changed
 
@@ -42,14 +44,6 @@ _SESSION_GONE = (
 
 class SparkConnectServerLost(RuntimeError):
     """The Spark Connect server went away or dropped the session while the cell ran."""
-
-
-def retry_policies() -> list[Any]:
-    """Bounded retries for the Spark Connect client: a server that went away is reported in
-    about 5 s instead of after PySpark's default (at least 10 minutes of retries)."""
-    from pyspark.sql.connect.client.retries import DefaultPolicy
-
-    return [DefaultPolicy(max_retries=4, max_backoff=5000)]
 
 
 def endpoint(url: str) -> tuple[str, int]:
@@ -80,11 +74,7 @@ def lost_reason(exc: BaseException) -> str | None:
         detail = text.split('details = "', 1)[1].split('"', 1)[0] if 'details = "' in text else ""
         detail = detail.rsplit(": ", 1)[-1] if detail else "UNAVAILABLE"
         return f"does not answer ({detail})"
-    condition = getattr(exc, "getCondition", None)
-    try:
-        name = condition() if callable(condition) else None
-    except Exception:
-        name = None
+    name = internals.error_condition(exc)
     if name in _SESSION_GONE:
         return f"no longer knows this kernel's session ({name}; was the server restarted?)"
     return None
@@ -139,7 +129,7 @@ class ConnectProgress(ProgressDisplay):
         self._thread = threading.get_ident()
         self._ops: dict[str, dict[str, Any]] = {}  # operation id -> {stages, inflight, done}
         # job_ids stays empty: Spark Connect does not report Spark job ids
-        spark.registerProgressHandler(self)
+        self._registered = internals.register_progress_handler(spark, self)
 
     def __call__(
         self, stages: Any, inflight_tasks: int, operation_id: str | None, done: bool
@@ -174,7 +164,8 @@ class ConnectProgress(ProgressDisplay):
     def finish(self, state: str, used_spark: bool = True) -> list[int]:
         """Stop listening, publish the summary (if shown or due); no job ids to return."""
         try:
-            self._spark.removeProgressHandler(self)
+            if self._registered:
+                self._spark.removeProgressHandler(self)
         except Exception:
             log.debug("could not remove the progress handler", exc_info=True)
         if self._ops and (self._shown or self._due()):

@@ -18,10 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pyspark_kernel.classdata as classdata
 import pyspark_kernel.jvmcalls as jvmcalls
 import pyspark_kernel.runtime_status as runtime_status
 import pyspark_kernel.spark_internals as internals
 
+from .classdata import ArchiveUse
 from .config import SettingsError, SparkSettings
 from .jvmcalls import CallCounter
 from .prerequisites import missing_java
@@ -100,6 +102,13 @@ class SessionManager:
             self.listeners.append(self._report)
         self._muted = 0  # own_work blocks under way: the JVM's lines are not shown meanwhile
         self.prepare_thread: Callable[[], None] | None = None  # first step of each build
+        # The job tags of the own_work blocks under way: whether cancel_own_work cancels
+        # them (not those of requests from the frontend, see `frontend_request`).
+        self._own_tags: dict[str, bool] = {}
+        self._requests = threading.local()  # this thread serves a frontend's request
+        self._own_lock = threading.Lock()
+        self.own_epoch = 0  # counts cancel_own_work calls
+        self.archive: ArchiveUse | None = None  # the class-data archive of the current JVM
 
     def _set_state(self, state: str) -> None:
         self.state = state
@@ -348,7 +357,7 @@ class SessionManager:
 
         from pyspark.sql import SparkSession
 
-        from .remote import answers, retry_policies
+        from .remote import answers
 
         url = self.settings.remote
         why = answers(url, timeout=5.0)
@@ -363,7 +372,7 @@ class SessionManager:
                 builder = builder.config(str(key), str(value))
         spark = builder.getOrCreate()
         try:
-            spark.client.set_retry_policies(retry_policies())
+            internals.bound_connect_retries(spark.client)
             warnings.filterwarnings("ignore", message=r"\[RETRIES_EXCEEDED\]")  # errors say it
             version = spark.version  # the server answers Spark requests
             try:
@@ -409,22 +418,37 @@ class SessionManager:
         sc.setLogLevel(self.settings.log_level)
         return SparkSession(sc)
 
-    def _launch(self, conf: Any) -> Any:
+    def _launch(self, conf: Any, archive: bool = True) -> Any:
         """Launch the driver JVM with pipes we already read, so its stdout/stderr come to us
-        (and to the cell that is running), even when it fails to start."""
+        (and to the cell that is running), even when it fails to start; with its class-data
+        archive if it has one (and without, if it does not start with it)."""
+        wanted = archive and self.settings.class_archive != "off"
+        use = self.archive = classdata.prepare(conf) if wanted else None
         readers, writers = self._pump_output()
         try:
-            gateway = internals.launch_jvm(conf, stdout=writers[0], stderr=writers[1])
-        except BaseException:
+            with classdata.launcher_options(use):
+                gateway = internals.launch_jvm(conf, stdout=writers[0], stderr=writers[1])
+        except BaseException as exc:
             for fd in writers:
                 os.close(fd)
             for reader in readers:
                 reader.join(2.0)
-            raise
+            if use is None or use.path is None or not isinstance(exc, Exception):
+                self.archive = None  # no JVM: no archive to build for it either
+                raise
+            log.info("the driver JVM did not start with the class-data archive; again without")
+            classdata.unprepare(conf, use)
+            self._startup_lines.clear()
+            gateway = self._launch(conf, archive=False)
+            use.refuse(self.jvm_pid)  # it starts without: the archive was the trouble
+            self.archive = use
+            return gateway
         for fd in writers:
             os.close(fd)
         self._proc = internals.jvm_process(gateway)
         self.calls = CallCounter(internals.gateway_client(gateway))
+        if self.archive is not None:
+            self.archive.confirm(self._proc.pid)
         return gateway
 
     def _pump_output(self) -> tuple[list[threading.Thread], list[int]]:
@@ -483,7 +507,9 @@ class SessionManager:
         tag = f"{OWN_TAG_PREFIX}{uuid.uuid4().hex[:12]}"
         with jvmcalls.internal():
             restore = _own_tags(spark, tag, label)
-            self._muted += 1
+            with self._own_lock:
+                self._muted += 1
+                self._own_tags[tag] = not getattr(self._requests, "active", False)
         try:
             yield tag
         finally:
@@ -491,8 +517,35 @@ class SessionManager:
                 try:
                     self.drain_output()
                 finally:
-                    self._muted -= 1
+                    with self._own_lock:
+                        self._muted -= 1
+                        self._own_tags.pop(tag, None)
                     restore()
+
+    @contextlib.contextmanager
+    def frontend_request(self) -> Iterator[None]:
+        """This thread serves a request of the frontend (a channel op: a page, a chart, an
+        export the user asked for): its `own_work` is not cancelled by `cancel_own_work`."""
+        before = getattr(self._requests, "active", False)
+        self._requests.active = True
+        try:
+            yield
+        finally:
+            self._requests.active = before
+
+    def cancel_own_work(self) -> None:
+        """The user's Spark work comes first: cancel the jobs of the `own_work` blocks
+        under way that the kernel started by itself (a warm-up, a cell's preview; not a
+        `frontend_request`), from another thread so this never waits for the JVM, and
+        count up `own_epoch`, which background work checks between its steps."""
+        with self._own_lock:
+            self.own_epoch += 1
+            tags = [tag for tag, cancellable in self._own_tags.items() if cancellable]
+        spark = self.spark
+        if tags and spark is not None and self.state == "ready":
+            threading.Thread(
+                target=_cancel_tags, args=(spark, tags), name="own-work-cancel", daemon=True
+            ).start()
 
     def drain_output(self, timeout: float = 0.5) -> None:
         """Wait (up to `timeout`) until every line the JVM has written so far has been
@@ -548,6 +601,18 @@ def _own_tags(spark: Any, tag: str, label: str) -> Callable[[], None]:
             sc.setLocalProperty("spark.job.description", old_description)
 
     return restore_classic
+
+
+def _cancel_tags(spark: Any, tags: list[str]) -> None:
+    with jvmcalls.internal():
+        for tag in tags:
+            try:
+                if internals.is_classic(spark):
+                    spark.sparkContext.cancelJobsWithTag(tag)
+                else:
+                    spark.interruptTag(tag)
+            except Exception as exc:  # the work may have ended, or the JVM with it
+                log.debug("could not cancel the kernel's own jobs %s: %s", tag, exc)
 
 
 def package_jars(packages: list[str]) -> list[str]:

@@ -6,6 +6,10 @@ a session without running a query, a streaming listener bridge that works, the o
 stream writer. Each function here states what it relies on and has a contract test
 (``tests/unit/test_spark_internals.py``) that fails loudly when a PySpark release changes it.
 No other module of the kernel touches a private name of PySpark or Py4J.
+
+This is also where the supported pyspark range (3.5 to 4.3) lives: what differs between
+releases is decided here, by feature (``hasattr``), and `version_notes` says in one line
+each what a release cannot do (README, "Supported PySpark versions").
 """
 
 from __future__ import annotations
@@ -21,6 +25,29 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+# -- versions ------------------------------------------------------------------------------------
+def pyspark_version() -> tuple[int, int]:
+    """``(major, minor)`` of the installed pyspark, from its package metadata (no import)."""
+    from importlib import metadata
+
+    major, minor = metadata.version("pyspark").split(".")[:2]
+    return int(major), int(minor)
+
+
+# What a release before 4.0 does differently, one line each (also in the README).
+_BEFORE_4_0 = (
+    "previews over Spark Connect collect Rows instead of Arrow (slower on wide rows)",
+    "Spark Connect cells show no live progress (no progress handler before 4.0)",
+    "queries started at once from two threads may show their status in the running cell",
+)
+
+
+def version_notes(version: tuple[int, int] | None = None) -> list[str]:
+    """One line per kernel feature the installed pyspark (or `version`) lacks or does
+    differently; empty for 4.0 and later."""
+    return list(_BEFORE_4_0) if (version or pyspark_version()) < (4, 0) else []
+
+
 # -- the driver JVM -----------------------------------------------------------------------------
 def launch_jvm(conf: Any, stdout: int, stderr: int) -> Any:
     """Launch the driver JVM for `conf` with its output on the given file descriptors.
@@ -29,6 +56,21 @@ def launch_jvm(conf: Any, stdout: int, stderr: int) -> Any:
     from pyspark.java_gateway import launch_gateway
 
     return launch_gateway(conf, popen_kwargs={"stdout": stdout, "stderr": stderr})
+
+
+def spark_home() -> str:
+    """The Spark installation the driver JVM is launched from: ``SPARK_HOME``, else the
+    pyspark package (``pyspark.find_spark_home._find_spark_home``)."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    return _find_spark_home()
+
+
+def jvm_property(sc: Any, name: str) -> str | None:
+    """A system property of the driver JVM (``java.class.path``, ``java.home``), through
+    the context's Py4J view of the JVM (``sc._jvm``)."""
+    value = sc._jvm.System.getProperty(name)
+    return None if value is None else str(value)
 
 
 def jvm_process(gateway: Any) -> Any:
@@ -167,6 +209,28 @@ def catalog_listing(spark: Any) -> tuple[str, list[str], dict[str, list[str]], l
     )
 
 
+def arrow_table(df: Any) -> Any:
+    """The rows of `df` as a ``pyarrow.Table`` with Spark's exact types, or None where the
+    release has no way to get one (the caller collects Rows then).
+
+    ``DataFrame.toArrow()`` is new in 4.0; a classic 3.5 DataFrame has the private
+    ``_collect_as_arrow()`` that ``toPandas()`` uses (Arrow record batches, session time
+    zone on timestamps); a 3.5 Spark Connect DataFrame has neither."""
+    to_arrow = getattr(df, "toArrow", None)
+    if callable(to_arrow):
+        return to_arrow()
+    collect = getattr(df, "_collect_as_arrow", None)
+    if not callable(collect):
+        return None
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    batches = collect()
+    if batches:
+        return pa.Table.from_batches(batches)
+    return to_arrow_schema(df.schema).empty_table()
+
+
 def is_classic(spark: Any) -> bool:
     """A classic (Py4J) session, as opposed to Spark Connect."""
     return hasattr(spark, "_jsparkSession")
@@ -228,6 +292,24 @@ def streaming_listener_bridge(listener: Any) -> Any:
     return jvm.PythonStreamingQueryListenerWrapper(JsonEventBridge(listener))
 
 
+def started_event_tags(event: Any) -> frozenset[str] | None:
+    """The job tags of the thread that started the query (``QueryStartedEvent.jobTags``,
+    new in 4.0); None where events carry no tags (3.5)."""
+    tags = getattr(event, "jobTags", None)
+    return None if tags is None else frozenset(str(t) for t in tags)
+
+
+def last_progress(query: Any) -> dict[str, Any] | None:
+    """The last progress report of a streaming query as plain JSON data, or None:
+    ``lastProgress`` is a ``StreamingQueryProgress`` from 4.0 on (read through its
+    ``json``), a dict on 3.5."""
+    progress = query.lastProgress
+    if progress is None:
+        return None
+    text = getattr(progress, "json", None)
+    return json.loads(text) if isinstance(text, str) else dict(progress)
+
+
 def writer_session(writer: Any) -> Any:
     """The SparkSession of a ``DataStreamWriter`` (``writer._spark``)."""
     return writer._spark
@@ -260,6 +342,23 @@ def _scala_option(value: Any) -> str | None:
 
 
 # -- builders ------------------------------------------------------------------------------------
+def show_classes() -> tuple[tuple[str, str], ...]:
+    """``(module, class)`` of the DataFrame classes whose own ``show`` prints rows: the
+    classic one (``pyspark.sql.classic.dataframe`` from 4.0 on, ``pyspark.sql.dataframe``
+    on 3.5) and Spark Connect's."""
+    from importlib.util import find_spec
+
+    classic = "pyspark.sql.classic" if find_spec("pyspark.sql.classic") else "pyspark.sql"
+    return ((f"{classic}.dataframe", "DataFrame"), ("pyspark.sql.connect.dataframe", "DataFrame"))
+
+
+def show_string(df: Any, rows: int = 20, truncate: int = 20) -> str:
+    """The table ``df.show(rows, truncate)`` prints, as a string and without printing it,
+    from a classic DataFrame (``df._jdf.showString(rows, truncate, vertical)``, the JVM
+    call ``show`` makes)."""
+    return str(df._jdf.showString(rows, truncate, False))
+
+
 def builder_options(builder: Any) -> dict[str, str]:
     """The settings a ``SparkSession.Builder`` was given so far (``builder._options``)."""
     return {str(k): str(v) for k, v in getattr(builder, "_options", {}).items()}
@@ -303,14 +402,53 @@ def logical_plans(df: Any) -> tuple[str, Callable[[], str]] | None:
 
 # -- errors ------------------------------------------------------------------------------------
 def jvm_stack_trace(exc: BaseException) -> str | None:
-    """The JVM stack trace kept by a captured Spark error (``_stackTrace`` of PySpark's
-    ``CapturedException``; ``getJvmStackTrace()`` where a release offers it)."""
+    """The JVM stack trace kept by a captured Spark error: ``getJvmStackTrace()`` where a
+    release offers it, else ``CapturedException._stackTrace`` (4.x) or ``.stackTrace``
+    (3.5)."""
     getter = getattr(exc, "getJvmStackTrace", None)
     try:
-        trace = getter() if callable(getter) else getattr(exc, "_stackTrace", None)
+        if callable(getter):
+            trace = getter()
+        else:
+            trace = getattr(exc, "_stackTrace", None) or getattr(exc, "stackTrace", None)
     except Exception:
         return None
     return str(trace) if trace else None
+
+
+def error_condition(exc: BaseException) -> str | None:
+    """The Spark error condition (``TABLE_OR_VIEW_NOT_FOUND``) of a PySpark error:
+    ``getCondition()`` (4.0+) or ``getErrorClass()`` (3.5; deprecated in 4.0)."""
+    getter: Any = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", None)
+    try:
+        return getter() if callable(getter) else None
+    except Exception:
+        return None
+
+
+# -- Spark Connect -------------------------------------------------------------------------------
+def bound_connect_retries(client: Any, max_retries: int = 4, max_backoff_ms: int = 5000) -> None:
+    """Bound the Spark Connect client's retries, so that a server that went away is reported
+    in seconds instead of after minutes: ``set_retry_policies`` (4.0+), or the client's
+    private ``_retry_policy`` settings (3.5)."""
+    if hasattr(client, "set_retry_policies"):
+        from pyspark.sql.connect.client.retries import DefaultPolicy
+
+        client.set_retry_policies(
+            [DefaultPolicy(max_retries=max_retries, max_backoff=max_backoff_ms)]
+        )
+    else:
+        client._retry_policy.update(max_retries=max_retries, max_backoff=max_backoff_ms)
+
+
+def register_progress_handler(spark: Any, handler: Any) -> bool:
+    """Have the Spark Connect client call `handler` with the progress of every operation
+    (``registerProgressHandler``, new in 4.0); False where the release has none."""
+    register = getattr(spark, "registerProgressHandler", None)
+    if not callable(register):
+        return False
+    register(handler)
+    return True
 
 
 # -- logging -------------------------------------------------------------------------------------

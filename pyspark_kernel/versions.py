@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from importlib import metadata
 
+# The Kafka broker's Scala build, and Spark 4's (pyspark 3.5 from PyPI runs Scala 2.12:
+# ``maven.spark_scala_version`` reads the running one).
 SCALA_BINARY_VERSION = "2.13"
 
 # Apache Kafka broker (KRaft mode) started by ``pyspark_kernel.services.kafka``.
@@ -40,6 +42,8 @@ def spark_version() -> str:
     return metadata.version("pyspark")
 
 
-def spark_kafka_connector_artifact() -> str:
-    """Maven coordinates of the Spark Kafka connector matching the installed pyspark."""
-    return f"org.apache.spark:spark-sql-kafka-0-10_{SCALA_BINARY_VERSION}:{spark_version()}"
+def spark_kafka_connector_artifact(spark: str | None = None, scala: str | None = None) -> str:
+    """Maven coordinates of the Spark Kafka connector for pyspark `spark` built for Scala
+    `scala` (default: the installed pyspark, Scala 2.13)."""
+    scala = scala or SCALA_BINARY_VERSION
+    return f"org.apache.spark:spark-sql-kafka-0-10_{scala}:{spark or spark_version()}"

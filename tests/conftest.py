@@ -34,6 +34,21 @@ def spark() -> Iterator[Any]:
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def kafka_connector_on_registry() -> bool:
+    """Whether the Maven registry has Spark's Kafka connector for the installed pyspark and
+    its Scala build (4.2.0 yes; 4.3.0 and PyPI's 3.5.9, which runs Scala 2.12, no)."""
+    from importlib import metadata
+
+    from pyspark_kernel import maven, versions
+
+    spark, scala = metadata.version("pyspark"), maven.spark_scala_version()
+    group, artifact, _ = versions.spark_kafka_connector_artifact(spark, scala).split(":")
+    known = maven.registry_versions(group, artifact)
+    assert known, f"Maven could not list the versions of {group}:{artifact}"
+    return spark in known
+
+
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[Kernel]:
     """A real ``pyspark`` kernel shared by the tests of one module."""

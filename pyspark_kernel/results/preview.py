@@ -15,6 +15,8 @@ from typing import Any
 
 from pyspark.sql import types as T
 
+import pyspark_kernel.spark_internals as internals
+
 
 @dataclass
 class Preview:
@@ -112,11 +114,14 @@ def preview(
     tz = _session_zone(df)
     limited = df.limit(max_rows + 1)
     try:
-        raw_rows = [list(row.values()) for row in limited.toArrow().to_pylist()]
+        table = internals.arrow_table(limited)
     except Exception:
         if cancelled():
             raise
-        # Arrow cannot carry every type (e.g. some intervals); rows still can.
+        table = None  # Arrow cannot carry every type (e.g. some intervals); rows still can
+    if table is not None:
+        raw_rows = [list(row.values()) for row in table.to_pylist()]
+    else:
         raw_rows = [list(row) for row in limited.collect()]
     result.truncated = len(raw_rows) > max_rows
     types = [f.dataType for f in schema.fields]
@@ -171,7 +176,8 @@ def to_json(
     if isinstance(dtype, (T.BooleanType, T.ByteType, T.ShortType, T.IntegerType, T.LongType)):
         return value, False
     if isinstance(dtype, T.TimestampType) and isinstance(value, dt.datetime) and tz is not None:
-        return (value.astimezone(tz) if value.tzinfo else value).isoformat(), False
+        # Arrow gives zoned values; collected Rows give the kernel's local time (naive)
+        return value.astimezone(tz).isoformat(), False
     if isinstance(dtype, (T.TimestampType, T.TimestampNTZType, T.DateType)):
         return _iso(value), False
     if isinstance(dtype, T.ArrayType):

@@ -4,18 +4,14 @@ no detected table repeats what ``show()`` printed."""
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..cellstate import CellState
+import pyspark_kernel.spark_internals as internals
 
-# The DataFrame classes whose own ``show`` prints rows (classic and Spark Connect); each is
-# wrapped once its module is imported.
-SHOW_CLASSES = (
-    ("pyspark.sql.classic.dataframe", "DataFrame"),
-    ("pyspark.sql.connect.dataframe", "DataFrame"),
-)
+from ..cellstate import CellState
 
 
 class ShowWatch:
@@ -24,17 +20,20 @@ class ShowWatch:
     def __init__(self, current: Callable[[], CellState | None]) -> None:
         self._current = current
         self._wrapped: dict[Any, tuple[Callable[..., Any], Callable[..., Any]]] = {}
+        # the DataFrame classes whose own ``show`` prints rows (classic and Spark Connect);
+        # each is wrapped once its module is imported
+        self._classes: tuple[tuple[str, str], ...] = ()
 
     def install(self) -> None:
         """Wrap ``show`` of every DataFrame class imported so far (the classic one is
         imported now; Spark Connect's only when a session uses it)."""
-        import pyspark.sql.classic.dataframe  # noqa: F401
-
+        self._classes = internals.show_classes()
+        importlib.import_module(self._classes[0][0])
         self.refresh()
 
     def refresh(self) -> None:
         """Wrap the classes imported since the last call (called before each cell)."""
-        for module_name, name in SHOW_CLASSES:
+        for module_name, name in self._classes:
             module = sys.modules.get(module_name)
             cls: Any = getattr(module, name, None) if module is not None else None
             if cls is None or cls in self._wrapped or "show" not in cls.__dict__:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pyspark_kernel import versions
 from pyspark_kernel.maven import (
+    MANIFEST,
     JarResolutionError,
     jar_dir,
     resolve,
@@ -14,6 +15,7 @@ from pyspark_kernel.maven import (
 )
 
 __all__ = [
+    "MANIFEST",
     "JarResolutionError",
     "jar_dir",
     "kafka_broker_jars",

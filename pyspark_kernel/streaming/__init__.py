@@ -12,8 +12,10 @@ While the extension is loaded, classic PySpark's ``DataStreamWriter.start``, ``t
   with the same name or checkpoint, put a one-off job tag on the calling thread and start the
   query. Spark copies the thread's job tags into ``QueryStartedEvent.jobTags``; the listener,
   called synchronously inside ``start()``, finds the cell by that tag and shows the display
-  there. The running cell's own job tag is taken off the thread meanwhile, so interrupting
-  that cell later does not cancel the query's batches.
+  there (pyspark 3.5's events carry no job tags: the listener takes the one start in
+  flight, and the running cell when two threads start queries at once). The running cell's
+  own job tag is taken off the thread meanwhile, so interrupting that cell later does not
+  cancel the query's batches.
 * ``foreachBatch`` functions run with the parent header of the cell that called
   ``foreachBatch`` (``shell.set_thread_parent``), so what they print or display lands in that
   cell whenever they run. Their exceptions propagate unchanged: the query fails as Spark

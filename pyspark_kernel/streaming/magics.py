@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
+import pyspark_kernel.spark_internals as internals
+
 from .payload import query_label, rate
 from .stopping import stop_queries
 
@@ -115,7 +117,6 @@ def _find(queries: list[Any], which: str) -> list[Any]:
 
 def _last_progress(query: Any) -> dict[str, Any] | None:
     try:
-        progress = query.lastProgress
+        return internals.last_progress(query)
     except Exception:
         return None
-    return json.loads(progress.json) if progress is not None else None

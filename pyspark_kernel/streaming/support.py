@@ -210,8 +210,13 @@ class StreamingSupport:
 
     # -- listener events -------------------------------------------------------------------
     def on_started(self, event: QueryStartedEvent) -> None:
+        tags = internals.started_event_tags(event)
         with self._lock:
-            origin = next((self._expected[t] for t in event.jobTags if t in self._expected), None)
+            if tags is None:  # pyspark 3.5: the start in flight, if there is only one
+                only = list(self._expected.values())
+                origin = only[0] if len(only) == 1 else None
+            else:
+                origin = next((self._expected[t] for t in tags if t in self._expected), None)
         parent = origin.parent if origin else self.publisher.current_parent()
         info = origin.info if origin else WriterInfo()
         view = QueryView(

@@ -77,6 +77,7 @@ def test_binder_build_then_start_runs_the_quickstart(tmp_path: Path) -> None:
     step(["pip", "install", "-q", "-r", str(binder / "requirements.txt")], repo, env, 2400)
     built = step([str(binder / "postBuild")], repo, env, 1200)
     assert "jars:" in built
+    assert "class-data archive built" in built
     specs = json.loads(step(["jupyter", "kernelspec", "list", "--json"], repo, env, 60))
     spec = specs["kernelspecs"]["pyspark"]  # the Binder environment's, not this one's
     assert spec["resource_dir"].startswith(str(venv))

@@ -1,7 +1,10 @@
 """Jupyter protocol conformance of the installed ``pyspark`` kernel (jupyter_kernel_test)."""
 
 import jupyter_kernel_test
+import pytest
 from kernel_client import KERNEL_NAME
+
+pytestmark = pytest.mark.core  # also run on the oldest and newest supported pyspark
 
 
 class PySparkKernelConformance(jupyter_kernel_test.KernelTests):

@@ -5,6 +5,10 @@ work kept out of the cell, values as ``show()`` prints them, records in the meta
 import re
 import uuid
 
+import pytest
+
+pytestmark = pytest.mark.core  # also run on the oldest and newest supported pyspark
+
 TABLE = "application/vnd.pyspark-kernel.table.v1+json"
 PROGRESS = "application/vnd.pyspark-kernel.progress.v1+json"
 RECORD = "pyspark_kernel"
@@ -286,7 +290,7 @@ def test_spark_help_lists_every_magic(kernel):
         assert magic in out
 
 
-def test_kafka_packages_and_the_missing_connector_error(kernel):
+def test_kafka_packages_and_the_missing_connector_error(kernel, kafka_connector_on_registry):
     kernel.run("spark.range(1).createOrReplaceTempView('kept_view')")
     run = kernel.run("spark.read.format('kafka').load()")
     assert run.status == "error"
@@ -295,6 +299,9 @@ def test_kafka_packages_and_the_missing_connector_error(kernel):
         in run.error["traceback"]
     )
     run = kernel.run("%spark packages kafka")
+    if not kafka_connector_on_registry:  # one line instead: tests/kernel/test_packages.py
+        assert run.status == "error" and "no Kafka connector" in run.stream("stderr")
+        return
     out = run.stream("stdout")
     assert re.search(
         r"will add kafka at %spark restart \(the session holds \d+ temporary views?\)", out

@@ -170,6 +170,28 @@ def test_a_page_is_answered_while_a_cell_runs_on_a_subshell(kernel, big):
     assert done["parent_header"]["msg_id"] == msg_id
 
 
+def test_a_spark_cell_leaves_a_page_the_frontend_asked_for_running(kernel, comm):
+    """A Spark cell cancels the kernel's own background work (the warm-up of a new
+    session), not a page the user asked for in the browser (a subshell's request)."""
+    run = kernel.run(
+        "import time\n"
+        "from pyspark.sql.functions import udf\n"
+        "slow = spark.range(0, 4, 1, 1).withColumn('v', udf(lambda i: time.sleep(2) or i, 'long')"
+        "('id'))"
+    )
+    (table,) = run.data(TABLE)
+    sub = kernel.open_comm("pyspark-kernel.v1", subshell=True)
+    sort = [{"column": "v", "descending": True}]
+    sub.send({"op": "page", "id": "slow", "result_id": table["result_id"], "sort": sort})
+    deadline = time.monotonic() + 120
+    while not kernel.value("spark.sparkContext.statusTracker().getActiveJobsIds()"):
+        assert time.monotonic() < deadline, "the page's job did not start"
+    assert kernel.value("spark.range(3).count()") == 3  # a Spark cell while the page runs
+    reply = sub.wait(lambda d: d.get("id") == "slow" and "ok" in d, timeout=120)
+    assert reply["ok"] is True, reply
+    assert reply["rows"] == [[3, 3], [2, 2], [1, 1], [0, 0]]
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_export_sends_the_whole_result_in_chunks(kernel, comm, fmt, tmp_path):
     run = kernel.run("export_me = spark.range(20000).selectExpr('id', 'array(id, id) AS pair')")

@@ -25,6 +25,7 @@ def when_job_runs(action):
     return during, state
 
 
+@pytest.mark.core  # also run on the oldest and newest supported pyspark
 def test_interrupt_stops_the_cells_jobs_and_keeps_streaming_queries(kernel):
     start = kernel.run(
         "q = (spark.readStream.format('rate').load().writeStream.format('memory')"
@@ -46,6 +47,7 @@ def test_interrupt_stops_the_cells_jobs_and_keeps_streaming_queries(kernel):
     kernel.run("q.stop()")
 
 
+@pytest.mark.core  # also run on the oldest and newest supported pyspark
 def test_interrupt_of_a_python_only_cell(kernel):
     started = {}
 
@@ -59,6 +61,7 @@ def test_interrupt_of_a_python_only_cell(kernel):
     assert kernel.value("1 + 1") == 2
 
 
+@pytest.mark.core  # also run on the oldest and newest supported pyspark
 def test_cell_timeout_cancels_its_spark_jobs(kernel):
     kernel.run("%spark timeout 3")
     try:
@@ -73,6 +76,7 @@ def test_cell_timeout_cancels_its_spark_jobs(kernel):
     assert kernel.value("spark.range(4).count()") == 4
 
 
+@pytest.mark.core  # also run on the oldest and newest supported pyspark
 def test_jvm_killed_during_a_job_and_between_cells(kernel):
     kernel_pid = kernel.kernel_pid()
     kernel.run("keep = {'rows': [1, 2, 3]}")
@@ -114,8 +118,8 @@ def test_jvm_killed_during_a_job_and_between_cells(kernel):
         ),
     ],
 )
-def test_bad_config_starts_the_kernel_and_names_the_setting(arguments, named):
-    k = Kernel(extra_arguments=arguments)
+def test_bad_config_starts_the_kernel_and_names_the_setting(arguments, named, tmp_path):
+    k = Kernel(extra_arguments=arguments, env={"PYSPARK_KERNEL_CACHE": str(tmp_path)})
     try:
         pid = k.kernel_pid()
         assert k.value("1 + 1") == 2
@@ -126,6 +130,9 @@ def test_bad_config_starts_the_kernel_and_names_the_setting(arguments, named):
             assert named in run.error["evalue"]
         assert named in k.run("%spark").stream("stdout")
         assert k.kernel_pid() == pid
+        # no class-data archive is built for a driver JVM that never started
+        cold_start = "__import__('pyspark_kernel').current().coldstart.status()"
+        assert k.value(f"{cold_start}['builds_started']") == []
     finally:
         k.shutdown()
 

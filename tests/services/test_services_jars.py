@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pyspark_kernel import versions
+from pyspark_kernel import maven, versions
 from pyspark_kernel.services import jars
 
 POOL2 = "org.apache.commons:commons-pool2:2.13.1"
@@ -66,3 +66,34 @@ def test_connector_jars_skip_what_spark_ships() -> None:
         ), f"{jar.name} duplicates a jar Spark ships"
     for clash in ("scala-library", "slf4j-api", "hadoop-client", "lz4-java", "snappy-java"):
         assert not any(n.startswith(clash) for n in names)
+
+
+def test_a_connector_the_registry_lacks_is_one_line_naming_what_it_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYSPARK_KERNEL_CACHE", str(tmp_path))
+    with pytest.raises(jars.JarResolutionError) as err:
+        jars.spark_kafka_connector_jars(spark="9.9.9", scala="2.13")
+    message = str(err.value)
+    assert message.startswith("the Maven registry has no Kafka connector for pyspark 9.9.9")
+    assert "org.apache.spark:spark-sql-kafka-0-10_2.13 has " in message
+    assert "4.2.0" in message  # the demo's pin
+    assert "\n" not in message and len(message) < 400
+
+    # The registry's versions were asked once: the same answer comes without Maven.
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(jars.JarResolutionError) as again:
+        jars.spark_kafka_connector_jars(spark="9.9.9", scala="2.13")
+    assert str(again.value) == message
+
+
+def test_describe_versions() -> None:
+    found = ["3.4.4", "3.5.0", "3.5.1", "3.5.2", "4.0.0-preview1", "4.0.0", "4.0.1", "4.2.0"]
+    assert maven.describe_versions(found) == "3.5.0 to 3.5.2, 4.0.0, 4.0.1, 4.2.0"
+    assert maven.describe_versions(["3.5.0", "3.5.1", "3.5.3", "3.5.7"]) == (
+        "3.5.0, 3.5.1, 3.5.3, 3.5.7"
+    )
+    assert maven.describe_versions(["2.4.8", "3.0.0"]) == "2.4.8, 3.0.0"
+    assert maven.describe_versions([]) == "no release"

@@ -1,3 +1,5 @@
+import pytest
+
 from pyspark_kernel.results.detect import (
     NOTHING,
     assigned_names,
@@ -6,6 +8,8 @@ from pyspark_kernel.results.detect import (
     pick_variable,
     short_reprs,
 )
+
+pytestmark = pytest.mark.core  # also run on the oldest and newest supported pyspark
 
 
 def test_rule_order_parquet_then_view_then_variable():

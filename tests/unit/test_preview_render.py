@@ -20,6 +20,8 @@ from pyspark_kernel.results.render import (
 )
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "mime"
+
+pytestmark = pytest.mark.core  # also run on the oldest and newest supported pyspark
 UTC = dt.timezone.utc
 
 

@@ -1,6 +1,9 @@
 """Contract tests of `spark_internals`: each private PySpark/Py4J access the kernel relies
 on, checked against the installed PySpark. A failure here means a PySpark release changed
-something the kernel needs; fix it in `spark_internals` (and only there)."""
+something the kernel needs; fix it in `spark_internals` (and only there).
+
+They run on every supported pyspark (`.ci/pyspark-range`: the oldest and the newest too);
+where releases differ, each test states what holds on which."""
 
 import inspect
 import threading
@@ -12,6 +15,10 @@ from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQueryListener
 
 from pyspark_kernel import spark_internals as internals
+
+BEFORE_4_0 = internals.pyspark_version() < (4, 0)
+
+pytestmark = pytest.mark.core  # also run on the oldest and newest supported pyspark
 
 
 def test_launch_jvm_takes_popen_kwargs():
@@ -25,6 +32,20 @@ def test_gateway_process_and_client(spark):
     assert gateway is SparkContext._gateway is not None
     assert internals.jvm_process(gateway).poll() is None  # the running JVM
     assert callable(internals.gateway_client(gateway).send_command)
+
+
+def test_spark_home_holds_the_jars_the_driver_is_launched_with():
+    import os
+
+    home = internals.spark_home()
+    assert os.path.isfile(os.path.join(home, "bin", "spark-submit"))
+    assert any(name.startswith("spark-core") for name in os.listdir(os.path.join(home, "jars")))
+
+
+def test_jvm_property(spark):
+    sc = spark.sparkContext
+    assert "spark-core" in internals.jvm_property(sc, "java.class.path")
+    assert internals.jvm_property(sc, "pyspark-kernel.no.such.property") is None
 
 
 def test_forget_classic_session_names_exist():
@@ -111,7 +132,7 @@ def test_streaming_listener_bridge_delivers_events(spark):
             return internals.streaming_listener_bridge(self)
 
         def onQueryStarted(self, event):
-            events.append(("started", str(event.id), list(event.jobTags)))
+            events.append(("started", str(event.id), internals.started_event_tags(event)))
 
         def onQueryProgress(self, event):
             events.append(("progress", str(event.progress.id)))
@@ -124,9 +145,19 @@ def test_streaming_listener_bridge_delivers_events(spark):
 
     listener = Recorder()
     spark.streams.addListener(listener)
+    sc = spark.sparkContext
     try:
-        query = spark.readStream.format("rate").load().writeStream.format("noop").start()
+        sc.addJobTag("contract-stream-start")
+        try:
+            query = spark.readStream.format("rate").load().writeStream.format("noop").start()
+        finally:
+            sc.removeJobTag("contract-stream-start")
+        # onQueryStarted ran synchronously inside start()
+        assert [e[0] for e in events][:1] == ["started"]
         query.processAllAvailable()
+        progress = internals.last_progress(query)  # a dict on 3.5, an object from 4.0 on
+        assert type(progress) is dict and progress["id"] == str(query.id)
+        assert progress["batchId"] >= 0
         query.stop()
         deadline = time.monotonic() + 30
         while not any(e[0] == "terminated" for e in events) and time.monotonic() < deadline:
@@ -136,6 +167,11 @@ def test_streaming_listener_bridge_delivers_events(spark):
     kinds = {e[0] for e in events}
     assert {"started", "terminated"} <= kinds
     assert all(e[1] == str(query.id) for e in events)
+    tags = events[0][2]
+    if BEFORE_4_0:
+        assert tags is None  # 3.5's events carry no job tags
+    else:
+        assert tags is not None and "contract-stream-start" in tags
 
 
 def test_writer_session_and_options(spark):
@@ -160,11 +196,44 @@ def test_jvm_stack_trace_of_a_captured_error(spark):
     assert internals.jvm_stack_trace(ValueError("plain")) is None
 
 
+def test_error_condition_of_a_captured_error(spark):
+    from pyspark.errors import AnalysisException
+
+    with pytest.raises(AnalysisException) as caught:
+        spark.sql("select * from no_such_table_anywhere")
+    # getCondition() from 4.0 on, getErrorClass() on 3.5
+    assert internals.error_condition(caught.value) == "TABLE_OR_VIEW_NOT_FOUND"
+    assert internals.error_condition(ValueError("plain")) is None
+
+
 def test_quiet_query_context_loggers():
-    internals.quiet_query_context_loggers()
+    internals.quiet_query_context_loggers()  # before 4.0: nothing to quiet, no error
+    if BEFORE_4_0:
+        with pytest.raises(ImportError):
+            import pyspark.logger  # noqa: F401
+        return
     from pyspark.logger import PySparkLogger
 
     assert PySparkLogger.getLogger("SQLQueryContextLogger").level > 40
+
+
+def test_show_classes_are_the_dataframes_that_print_rows(spark):
+    import importlib
+
+    (classic_module, classic_name), (connect_module, connect_name) = internals.show_classes()
+    classic = getattr(importlib.import_module(classic_module), classic_name)
+    assert type(spark.range(1)) is classic  # pyspark.sql.dataframe on 3.5, .classic from 4.0
+    assert "show" in classic.__dict__
+    connect = getattr(importlib.import_module(connect_module), connect_name)
+    assert "show" in connect.__dict__
+
+
+def test_show_string_is_what_show_prints(spark, capsys):
+    df = spark.range(3).selectExpr("id", "repeat('x', 30) AS s")
+    df.show(2, 20)
+    printed = capsys.readouterr().out
+    assert internals.show_string(df, 2, 20).rstrip("\n") == printed.rstrip("\n")
+    assert "only showing top 2 rows" in printed and "x" * 17 + "..." in printed
 
 
 def test_plans_name_the_operators_without_running_a_job(spark):
@@ -188,3 +257,58 @@ def test_plans_name_the_operators_without_running_a_job(spark):
     assert preview_cost(spark.range(10**10).selectExpr("id * 2 AS x")) == "streaming"
     assert internals.physical_plan(object()) is None
     assert internals.logical_plans(object()) is None
+
+
+def test_arrow_table_keeps_spark_types(spark):
+    import datetime as dt
+    import decimal
+
+    import pyarrow as pa
+
+    df = spark.sql(
+        "select cast(1.50 as decimal(5,2)) d, timestamp'2024-03-01 12:00:00' ts, "
+        "array(named_struct('k', 1)) nested"
+    )
+    table = internals.arrow_table(df)  # toArrow() from 4.0 on, _collect_as_arrow() on 3.5
+    assert isinstance(table, pa.Table)
+    assert pa.types.is_decimal(table.schema.field("d").type)
+    assert pa.types.is_timestamp(table.schema.field("ts").type)
+    assert table.schema.field("ts").type.tz is not None
+    row = table.to_pylist()[0]
+    assert row["d"] == decimal.Decimal("1.50")
+    assert row["ts"] == dt.datetime(2024, 3, 1, 12, tzinfo=dt.timezone.utc)  # session zone UTC
+    assert row["nested"] == [{"k": 1}]
+    empty = internals.arrow_table(df.limit(0))
+    assert empty.num_rows == 0 and empty.schema.names == ["d", "ts", "nested"]
+    assert internals.arrow_table(object()) is None  # neither: the caller collects Rows
+
+
+def test_connect_client_retries_are_bounded():
+    from pyspark.sql.connect.client import SparkConnectClient
+
+    client = SparkConnectClient("sc://127.0.0.1:1")  # connects only when asked something
+    try:
+        internals.bound_connect_retries(client, max_retries=3, max_backoff_ms=2000)
+        if hasattr(client, "get_retry_policies"):  # 4.0+
+            (policy,) = client.get_retry_policies()
+            assert (policy.max_retries, policy.max_backoff) == (3, 2000)
+        else:  # 3.5
+            assert client._retry_policy["max_retries"] == 3
+            assert client._retry_policy["max_backoff"] == 2000
+    finally:
+        client.close()  # else its exit hook asks the (absent) server to clean up
+
+
+def test_connect_progress_handler_exists_from_4_0():
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    assert hasattr(ConnectSession, "registerProgressHandler") is not BEFORE_4_0
+    assert hasattr(ConnectSession, "removeProgressHandler") is not BEFORE_4_0
+    assert internals.register_progress_handler(object(), print) is False
+
+
+def test_version_notes():
+    assert internals.version_notes((4, 0)) == []
+    notes = internals.version_notes((3, 5))
+    assert notes and all("\n" not in n and len(n) < 120 for n in notes)
+    assert internals.version_notes() == (notes if BEFORE_4_0 else [])
