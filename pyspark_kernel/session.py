@@ -280,7 +280,7 @@ class SessionManager:
             code = self.last_exit_code
             how = f"was killed by signal {-code}" if code is not None and code < 0 else "exited"
             return (
-                f"the Spark driver JVM {how}; a new session starts with the next Spark cell "
+                f"the Spark driver JVM {how}; the kernel starts a new session "
                 "(Python variables are kept)"
             )
         if self.error is None:
