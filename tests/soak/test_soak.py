@@ -38,9 +38,11 @@ def test_a_trivial_cell_stays_as_fast(result):
 
 
 def test_what_the_kernel_keeps_is_bounded(result):
-    kept = result.samples[-1].kept
+    first, kept = result.samples[0].kept, result.samples[-1].kept
     assert kept["records"] <= 200 and kept["results_kept"] <= 32
-    assert kept["stream_displays_finished"] <= 20 and kept["session_listeners"] <= 2
+    assert kept["stream_displays_finished"] <= 20
+    # one listener per part of the kernel that follows the session, however often it restarts
+    assert kept["session_listeners"] == first["session_listeners"], (first, kept)
 
 
 def test_nothing_of_the_kernel_is_left_after_shutdown(result):
