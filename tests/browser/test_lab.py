@@ -85,6 +85,18 @@ class Lab:
             body = response.read()
         return json.loads(body) if body else None
 
+    def notebook(self, name: str) -> dict[str, Any]:
+        """The notebook as saved; a read that meets JupyterLab's save half-written (the
+        server answers 400, unreadable notebook) is tried again for up to 5 s."""
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                return self.api(f"/api/contents/{name}?content=1")["content"]
+            except urllib.error.HTTPError as exc:
+                if exc.code != 400 or time.monotonic() > deadline:
+                    raise AssertionError(f"{exc}: {exc.read()[:500]!r}") from exc
+                time.sleep(0.25)
+
     def tree_url(self, name: str, workspace: str | None = None) -> str:
         """The notebook in JupyterLab; in its own workspace when named, so that the
         notebooks other tests left open are not restored (nor their kernels started)."""
@@ -557,7 +569,7 @@ def test_channel_status_reload_stop_and_idle(lab: Lab, page: Any) -> None:
     deadline = time.monotonic() + 30
     saved_batch = None
     while saved_batch is None:
-        stored = lab.api(f"/api/contents/{name}?content=1")["content"]["cells"][1]["outputs"]
+        stored = lab.notebook(name)["cells"][1]["outputs"]
         payloads = [o["data"][STREAM_MIME] for o in stored if STREAM_MIME in o.get("data", {})]
         if payloads and payloads[-1].get("batch_id") is not None:
             saved_batch = int(payloads[-1]["batch_id"])
@@ -879,7 +891,7 @@ def test_whole_result_charts_sql_cells_and_data_browser(lab: Lab, page: Any) -> 
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + 30
     while True:
-        stored = lab.api(f"/api/contents/{name}?content=1")["content"]["cells"][groups_cell]
+        stored = lab.notebook(name)["cells"][groups_cell]
         states = [o.get("metadata", {}).get(TABLE_MIME) for o in stored["outputs"]]
         state = next((s for s in states if s), None)
         if state and state["view"] == "chart":

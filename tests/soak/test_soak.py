@@ -2,6 +2,8 @@
 then leak bounds. These are bounds on growth, not speed goals: the long mode (20,000 cells,
 ``python -m benchmarks.soak``) is in benchmarks/, with its table and plot."""
 
+import statistics
+
 import pytest
 
 from benchmarks import soak
@@ -33,8 +35,13 @@ def test_no_growth_after_warm_up(result, metric):
 
 
 def test_a_trivial_cell_stays_as_fast(result):
-    at_100 = next(s for s in result.samples if s.cell >= 100).trivial_ms
-    assert result.samples[-1].trivial_ms <= 1.2 * at_100, [s.trivial_ms for s in result.samples]
+    # Each sample is already the fastest of nine cells; a single sample still swings with
+    # the machine's load, so cell 100 is read as the median of cells 50-150 and cell 500
+    # as the median of the last three samples.
+    times = [s.trivial_ms for s in result.samples]
+    at_100 = statistics.median(s.trivial_ms for s in result.samples if 50 <= s.cell <= 150)
+    at_500 = statistics.median(times[-3:])
+    assert at_500 <= 1.2 * at_100, times
 
 
 def test_what_the_kernel_keeps_is_bounded(result):
