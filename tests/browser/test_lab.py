@@ -166,6 +166,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     env = {
         **os.environ,
         "PYSPARK_KERNEL_PROGRESS_AFTER": "0",
+        # The done summary is checked: it must stay however fast the job ran.
+        "PYSPARK_KERNEL_PROGRESS_KEEP_AFTER": "0",
         "SPARK_LOCAL_IP": "127.0.0.1",
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
