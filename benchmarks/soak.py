@@ -147,6 +147,11 @@ class Soak:
             except Exception as exc:  # a cell that did not end as it should
                 self.result.failures.append(f"cell {i} ({action}): {type(exc).__name__}: {exc}")
                 log(f"soak cell {i} {action} failed: {exc}")
+            if i == len(self.actions):
+                # The queries left running load the machine; the last sample is taken as
+                # the first ones were, with none running, so that it compares like with like.
+                while self.running:
+                    self._expect(f"%streams stop {self.running.pop(0)}")
             if i % self.every == 0:
                 self.result.samples.append(self.sample(i))
                 s = self.result.samples[-1]
