@@ -23,9 +23,9 @@ def run(kernels: dict[str, BenchKernel], max_exp: int, repeats: int) -> dict[str
     rows = []
     for exp in range(3, max_exp + 1, 2):
         n = 10**exp
-        cell = spark.ok(f"_bench_page = spark.range({n})")
+        cell = spark.ok(f"bench_page = spark.range({n})")
         (table,) = cell.data(TABLE_MIME)
-        plain.ok(f"_bench_page = spark.range({n})")
+        plain.ok(f"bench_page = spark.range({n})")
         row: dict[str, Any] = {"rows": n}
         for label, sort in (("unsorted", []), ("sorted", [{"column": "id", "descending": True}])):
             times, sizes = [], []
@@ -37,9 +37,9 @@ def run(kernels: dict[str, BenchKernel], max_exp: int, repeats: int) -> dict[str
                 times.append(time.perf_counter() - started)
                 assert reply["ok"], reply
                 sizes.append(size)
-            order = ".orderBy(_bench_page.id.desc())" if sort else ""
+            order = ".orderBy(bench_page.id.desc())" if sort else ""
             plain_times = [
-                plain.ok(f"_bench_page{order}.limit(100).toPandas()").kernel_seconds
+                plain.ok(f"bench_page{order}.limit(100).toPandas()").kernel_seconds
                 for _ in range(repeats)
             ]
             ours, theirs = summarize(times), summarize(plain_times)
