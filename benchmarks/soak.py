@@ -7,7 +7,10 @@ interrupted jobs, time limits, killed driver JVMs, ``%spark restart``, the user'
 second client running cells at the same time. Every `every` cells it samples the kernel
 process (RSS, threads, open files, children, Py4J connections), the driver JVM (heap after
 a full GC, threads), what the kernel keeps (``pyspark_kernel.kernel_health()``) and the
-time of a trivial and of a small Spark cell. ``tests/soak`` runs the short mode and asserts
+time of a trivial and of a small Spark cell. The trivial cell is timed in turn with the same
+cell on a control kernel (a second ``pyspark`` kernel that runs nothing else), so that a
+slower machine at one sample (other processes, CI neighbours) is not read as the kernel
+slowing down: `Sample.trivial_vs_control`. ``tests/soak`` runs the short mode and asserts
 leak bounds; the long mode writes a table and a plot to ``benchmarks/soak/``.
 """
 
@@ -79,6 +82,14 @@ class Sample:
     kept: dict[str, Any]
     trivial_ms: float
     spark_ms: float
+    control_ms: float | None = None  # the same trivial cell on the control kernel, in turn
+
+    @property
+    def trivial_vs_control(self) -> float | None:
+        """The trivial cell's time relative to the control kernel's at the same moment."""
+        if not self.control_ms:
+            return None
+        return round(self.trivial_ms / self.control_ms, 3)
 
 
 @dataclass
@@ -127,8 +138,16 @@ def plan(cells: int, seed: int) -> list[str]:
 class Soak:
     """Drives one kernel through `plan` and samples it."""
 
-    def __init__(self, kernel: BenchKernel, cells: int, every: int, seed: int) -> None:
+    def __init__(
+        self,
+        kernel: BenchKernel,
+        cells: int,
+        every: int,
+        seed: int,
+        control: BenchKernel | None = None,
+    ) -> None:
         self.kernel = kernel
+        self.control = control
         self.result = SoakResult(cells=cells, seed=seed)
         self.every = every
         self.actions = plan(cells, seed)
@@ -278,8 +297,15 @@ class Soak:
     # -- sampling ------------------------------------------------------------------------------
     def sample(self, cell: int) -> Sample:
         k = self.kernel
-        # the fastest of several runs: the cell's own cost, not the machine's other load
-        trivial = min(k.ok(TRIVIAL).kernel_seconds for _ in range(9)) * 1000
+        # the fastest of several runs (the cell's own cost, not the machine's other load),
+        # in turn with the control kernel: both are timed under the same load
+        times: list[float] = []
+        control_times: list[float] = []
+        for _ in range(15):
+            times.append(k.ok(TRIVIAL).kernel_seconds)
+            if self.control is not None:
+                control_times.append(self.control.ok(TRIVIAL).kernel_seconds)
+        trivial = min(times) * 1000
         spark = statistics.median(k.ok(SMALL_SPARK).kernel_seconds for _ in range(3)) * 1000
         kept = k.value("_soak_pk.kernel_health()")
         kept["thread_names"] = k.value(
@@ -311,6 +337,7 @@ class Soak:
             kept=kept,
             trivial_ms=round(trivial, 2),
             spark_ms=round(spark, 2),
+            control_ms=round(min(control_times) * 1000, 2) if control_times else None,
         )
 
 
@@ -349,11 +376,15 @@ def _gateway_port(pid: int, listening: list[int]) -> int | None:
 
 
 def run(cells: int, every: int, seed: int, log_dir: Path) -> SoakResult:
-    """Start a kernel, soak it, shut it down, and check nothing of it is left."""
+    """Start a kernel (and its control), soak it, shut them down, and check nothing of the
+    soaked kernel is left."""
     kernel = BenchKernel("pyspark", log_dir).start()
+    control = BenchKernel("pyspark", log_dir)
     pids: set[int] = set()
     try:
-        soak = Soak(kernel, cells, every, seed)
+        control.start()
+        control.ok(SMALL_SPARK)
+        soak = Soak(kernel, cells, every, seed, control)
         watcher = threading.Thread(target=_watch_pids, args=(kernel, pids, soak), daemon=True)
         watcher.start()
         result = soak.run()
@@ -362,6 +393,7 @@ def run(cells: int, every: int, seed: int, log_dir: Path) -> SoakResult:
             pids.add(kernel.pid)
             pids.update(c.pid for c in _children(kernel.pid))
         kernel.shutdown()
+        control.shutdown()
     time.sleep(2.0)
     result.left_after_shutdown = sorted(p for p in pids if _alive(p))
     return result
@@ -392,9 +424,12 @@ def _alive(pid: int) -> bool:
 def report(result: SoakResult, out: Path) -> None:
     """``soak.json``, ``README.md`` (a table) and ``soak.png`` (each figure over the run)."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "soak.json").write_text(json.dumps(asdict(result), indent=2))
+    data = asdict(result)
+    for sample, raw in zip(result.samples, data["samples"], strict=True):
+        raw["trivial_vs_control"] = sample.trivial_vs_control
+    (out / "soak.json").write_text(json.dumps(data, indent=2))
     metrics = ["rss_mb", "threads", "fds", "py4j_connections", "jvm_heap_mb", "jvm_threads",
-               "trivial_ms", "spark_ms"]  # fmt: skip
+               "trivial_ms", "spark_ms", "control_ms", "trivial_vs_control"]  # fmt: skip
     start = result.samples[min(len(result.samples) - 1, len(result.samples) // 5)].cell
     lines = [
         f"# Soak: {result.cells:,} cells of one kernel (seed {result.seed}, {result.seconds / 60:.1f} min)",
@@ -406,8 +441,9 @@ def report(result: SoakResult, out: Path) -> None:
             f"{m} {g * 100:+.1f} %" for m in metrics if (g := result.growth(m, start)) is not None
         ),
         "",
-        "| cell | min | RSS MB | threads | fds | py4j | JVM heap MB | JVM threads | trivial ms | Spark ms | kept |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| cell | min | RSS MB | threads | fds | py4j | JVM heap MB | JVM threads | trivial ms "
+        "| control ms | trivial / control | Spark ms | kept |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in result.samples:
         kept = ", ".join(
@@ -416,7 +452,7 @@ def report(result: SoakResult, out: Path) -> None:
         lines.append(
             f"| {s.cell} | {s.seconds / 60:.1f} | {s.rss_mb} | {s.threads} | {s.fds} | "
             f"{s.py4j_connections} | {s.jvm_heap_mb} | {s.jvm_threads} | {s.trivial_ms} | "
-            f"{s.spark_ms} | {kept} |"
+            f"{s.control_ms} | {s.trivial_vs_control} | {s.spark_ms} | {kept} |"
         )
     lines += ["", f"Failures: {len(result.failures)}", *[f"- {f}" for f in result.failures[:20]]]
     lines += [f"Processes left after shutdown: {result.left_after_shutdown or 'none'}", ""]
@@ -435,7 +471,8 @@ def _plot(result: SoakResult, metrics: list[str], path: Path) -> None:
     fig, axes = plt.subplots(len(metrics) // 2, 2, figsize=(10, 2.2 * len(metrics) // 2))
     cells = [s.cell for s in result.samples]
     for ax, metric in zip(axes.flat, metrics, strict=False):
-        ax.plot(cells, [getattr(s, metric) for s in result.samples], marker=".")
+        values = [getattr(s, metric) for s in result.samples]
+        ax.plot(cells, [float("nan") if v is None else v for v in values], marker=".")
         ax.set_title(metric, fontsize=9)
         ax.set_ylim(bottom=0)
     for ax in axes[-1]:

@@ -2,7 +2,9 @@
 then leak bounds. These are bounds on growth, not speed goals: the long mode (20,000 cells,
 ``python -m benchmarks.soak``) is in benchmarks/, with its table and plot."""
 
+import os
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +15,11 @@ CELLS = 500
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    return soak.run(CELLS, every=50, seed=7, log_dir=tmp_path_factory.mktemp("soak-logs"))
+    result = soak.run(CELLS, every=50, seed=7, log_dir=tmp_path_factory.mktemp("soak-logs"))
+    artifacts = os.environ.get("PYSPARK_KERNEL_TEST_ARTIFACTS")
+    if artifacts:  # CI keeps the table (.ci/run prints its summary at the end)
+        soak.report(result, Path(artifacts) / "soak")
+    return result
 
 
 @pytest.mark.timeout(1800)
@@ -34,19 +40,17 @@ def test_no_growth_after_warm_up(result, metric):
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known, open (issue 22): since the cold start's warm-up, the trivial cell is "
-    "1.22-1.34x slower at cell 500 than at cell 100 (bound 1.2x); not yet explained",
-)
 def test_a_trivial_cell_stays_as_fast(result):
-    # Each sample is already the fastest of nine cells; a single sample still swings with
-    # the machine's load, so cell 100 is read as the median of cells 50-150 and cell 500
-    # as the median of the last three samples.
-    times = [s.trivial_ms for s in result.samples]
-    at_100 = statistics.median(s.trivial_ms for s in result.samples if 50 <= s.cell <= 150)
-    at_500 = statistics.median(times[-3:])
-    assert at_500 <= 1.2 * at_100, times
+    # Each sample is the fastest of 15 trivial cells, timed in turn with the same cell on
+    # a control kernel that runs nothing else: the ratio of the two is what the machine's
+    # other load (CI neighbours, the soak's own JVMs) does not move. A single sample still
+    # swings, so cell 100 is read as the median of cells 50-150 and cell 500 as the median
+    # of the last three samples.
+    ratios = [s.trivial_vs_control for s in result.samples]
+    assert None not in ratios, ratios
+    at_100 = statistics.median(s.trivial_vs_control for s in result.samples if 50 <= s.cell <= 150)
+    at_500 = statistics.median(ratios[-3:])
+    assert at_500 <= 1.2 * at_100, [(s.cell, s.trivial_ms, s.control_ms) for s in result.samples]
 
 
 def test_what_the_kernel_keeps_is_bounded(result):
