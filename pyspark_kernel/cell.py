@@ -67,6 +67,7 @@ class CellLife:
         self.metrics = metrics
         self.interrupts = Interrupts(session, settings)
         self.current: CellState | None = None
+        self.cells_started = 0  # cells begun since the kernel started
         self._open: _OpenCell | None = None
         self._jobs: tuple[int, JobTracker] | None = None  # per session generation
         self._thread_ready = False  # setInterruptOnCancel done on the main thread's JVM thread
@@ -83,6 +84,7 @@ class CellLife:
     def _begin(self, code: str) -> None:
         if self._open is not None:  # a cell whose post_run_cell never came
             self._open.stack.close()
+        self.cells_started += 1
         parent = self.publisher.current_parent()
         cell = CellState(
             record=ExecutionRecord(execution_count=running_count(self.shell)),

@@ -94,7 +94,10 @@ class SparkExtension:
         self.coldstart = ColdStart(self.session, self.settings, current=lambda: self.cell)
         self.channel = Channel(self.session)
         self.catalog = CatalogWatcher(
-            self.session, on_refresh=self._catalog_changed, busy=lambda: self.cell is not None
+            self.session,
+            on_refresh=self._catalog_changed,
+            busy=lambda: self.cell is not None,
+            cells=lambda: self.life.cells_started,
         )
         self.sql = SqlAssist(shell, self.session, self.catalog)
         self.shows = ShowWatch(current=lambda: self.cell)

@@ -71,8 +71,9 @@ QUIET = 0.3  # seconds without a running cell before the catalog is listed again
 class CatalogWatcher:
     """Keeps a `CatalogSnapshot` of the kernel's session; `on_refresh` is called after each
     new snapshot (the comm channel pushes it). A listing waits until no cell has run for
-    `quiet` seconds (`busy` tells whether one runs), so that it never competes with the
-    user's next cell for the JVM and the CPU."""
+    `quiet` seconds (`busy` tells whether one runs, `cells` how many have started: cells
+    run back to back, as by "Run All" or nbconvert, are never all seen running), so that it
+    never competes with the user's next cell for the JVM and the CPU."""
 
     def __init__(
         self,
@@ -80,10 +81,12 @@ class CatalogWatcher:
         on_refresh: Callable[[], None] | None = None,
         busy: Callable[[], bool] = lambda: False,
         quiet: float = QUIET,
+        cells: Callable[[], int] = lambda: 0,
     ) -> None:
         self.session = session
         self.on_refresh = on_refresh
         self.busy = busy
+        self.cells = cells
         self.quiet = quiet
         self.snapshot: CatalogSnapshot | None = None
         self._columns: dict[str, tuple[Column, ...] | None] = {}
@@ -113,11 +116,12 @@ class CatalogWatcher:
                 return
 
     def _wait_for_quiet(self) -> None:
-        quiet_since = time.monotonic()
+        quiet_since, seen = time.monotonic(), self.cells()
         while time.monotonic() - quiet_since < self.quiet:
             time.sleep(self.quiet / 6)
-            if self.busy():
-                quiet_since = time.monotonic()
+            count = self.cells()
+            if self.busy() or count != seen:
+                quiet_since, seen = time.monotonic(), count
 
     def refresh(self) -> CatalogSnapshot | None:
         """List the catalog now (classic sessions; Spark Connect lists through SQL)."""
