@@ -393,8 +393,9 @@ def _write_reports(results: dict[str, Any], folder: Path) -> None:
     report.write_readme(results, folder / "README.md")
     if "preview_vs_rows" in results:
         report.write_plot(results, folder / "preview_vs_rows.png")
-    # the project README shows the headline numbers of the latest full, unmerged run
-    if folder == HERE and not results["quick"] and not results.get("merged_runs"):
+    # the project README shows the headline numbers of the latest full runs
+    full = all(r.startswith("full") for r in results.get("section_runs", {}).values())
+    if folder.resolve() == HERE and not results["quick"] and full:
         report.write_summary(results, HERE.parent / "README.md")
 
 

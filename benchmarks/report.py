@@ -731,6 +731,14 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         rows.append(("`%spark restart` → `count()`", f"{_s(_sec(started[PYSPARK]['restart_to_count_s']))} s",
                      f"{_x(ratios.get(f'immediate.{PYSPARK}.restart_to_count_s'))} of plain's "
                      "`stop()` + `getOrCreate()`"))  # fmt: skip
+    dropin = results.get("dropin_cells", {}).get("rows", [])
+    defined = [r for r in dropin if r["cell"].startswith("define") and r["ratio_median"]]
+    if defined:
+        extras = [r["extra_median_ms"] for r in defined]
+        ratios = [r["ratio_median"] for r in defined]
+        rows.append((f"cells that only define a DataFrame ({len(defined)} kinds)",
+                     f"{min(extras):+.1f} to {max(extras):+.1f} ms",
+                     f"{_x(min(ratios))} to {_x(max(ratios))} of plain (goal ≤ 1.10x)"))  # fmt: skip
     preview = results.get("preview_vs_rows", {})
     if "kernel_largest_over_smallest" in preview:
         seed = [r for r in preview.get("seed_over_kernel", []) if r.get("seed_over_kernel")]
@@ -760,10 +768,21 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         rows.append(("`pyspark-kernel demo` (4 notebooks)", f"{batch['demo']['wall_s']:.0f} s", ""))
     table = ["| measure | pyspark kernel | vs the alternative |", "|---|---:|---|"]
     table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    runs = sorted(set(results.get("section_runs", {}).values()), reverse=True)
+    if len(runs) > 1:  # sections kept from earlier full runs (``--only``)
+        origin = "Latest full runs, by section: " + "; ".join(
+            f"{r.removeprefix('full run of ')[:10]} (commit {r.rsplit(' ', 1)[-1][:7]}: "
+            + ", ".join(f"`{f}`" for f, v in results["section_runs"].items() if v == r)
+            + ")"
+            for r in runs
+        )
+    else:
+        origin = (
+            f"Latest full run: {env['date'][:10]}, {results['runtime_s'] / 60:.1f} min"
+            f" (commit {env.get('git', {}).get('commit', '?')[:7]})"
+        )
     return [
-        f"Latest full run: {env['date'][:10]}, {results['runtime_s'] / 60:.1f} min on "
-        f"{env['machine']['cores_logical']} cores (commit "
-        f"{env.get('git', {}).get('commit', '?')[:7]}).",
+        f"{origin}; on {env['machine']['cores_logical']} cores.",
         "",
         *table,
         "",
