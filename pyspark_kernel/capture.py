@@ -13,7 +13,9 @@ from .tasklogs import TaskFailureLog
 
 log = logging.getLogger(__name__)
 
-MAX_RECORDED_CHARS = 1_000_000
+# Each stream of a cell's record keeps its first 100,000 characters (the notebook has all
+# of the output): with the last 200 records kept, at most 40 million characters in all.
+MAX_RECORDED_CHARS = 100_000
 
 # Lines every JVM prints while starting; they say nothing about the user's cell.
 _STARTUP_NOISE = (

@@ -89,6 +89,16 @@ def test_execution_record_captures_the_cell(kernel):
     assert rec["created_variables"]["n"] == "10"
 
 
+def test_a_record_keeps_a_bounded_part_of_a_flood(kernel):
+    # the cell shows all of it; the record (the last 200 are kept) only its first 100,000
+    # characters per stream
+    run = kernel.run("for i in range(15_000): print(f'line {i:05d}')")
+    assert run.status == "ok" and "line 14999" in run.stream("stdout")
+    rec = kernel.value("__import__('pyspark_kernel').last_record()")
+    assert len(rec["stdout"]) == 100_000 and rec["truncated_output"] is True
+    assert rec["stdout"].startswith("line 00000\n")
+
+
 def test_the_record_describes_a_dataframe_without_running_it(kernel):
     # repr() of a DataFrame runs a job with eager evaluation on; the record never calls it
     kernel.run("spark.conf.set('spark.sql.repl.eagerEval.enabled', True)")
