@@ -26,11 +26,15 @@ _STARTUP_NOISE = (
 )
 # Log records that only repeat what the cell already shows: the error of a failed query
 # (shown as the cell's error) and the tasks killed by an interrupt the user asked for; and
-# those that only describe this machine (a port taken by another kernel's Spark UI: the
-# address in use is in ``%spark``), which would otherwise be saved in notebooks.
+# those that only describe this machine, which would otherwise be saved in notebooks: a
+# port taken by another kernel's Spark UI (the address in use is in ``%spark``), and a
+# connection to one of Spark's ports that broke or spoke another protocol (a port
+# scanner, or a client of another process that keeps reconnecting to a port Spark now
+# uses: a ZeroMQ greeting reads as "Frame length should be positive").
 _REDUNDANT = re.compile(
     r" (NativeCodeLoader|SQLQueryContextLogger): |TaskKilled \(Stage cancelled"
     r"|Utils: Service '[^']+' could not bind on port "
+    r"|TransportChannelHandler: Exception in connection from "
 )
 _LOG_START = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d ")
 

@@ -224,6 +224,24 @@ def test_builder_settings_the_running_session_ignores_are_named(kernel):
     assert run.stream("stderr") == ""
 
 
+def test_a_foreign_connection_to_a_spark_port_is_not_the_cells_output(kernel):
+    # What a ZeroMQ client of another process sends when it reconnects to a port that
+    # Spark's driver now listens on: Spark logs a 20-line WARN with a stack trace
+    run = kernel.run(
+        "import socket, time\n"
+        "port = int(spark.sparkContext.getConf().get('spark.driver.port'))\n"
+        "with socket.create_connection(('127.0.0.1', port)) as s:\n"
+        "    s.sendall(b'\\xff' + b'\\x00' * 7 + b'\\x01\\x7f' + b'\\x00' * 54)\n"
+        "    time.sleep(1.0)\n"
+        "print(spark.range(3).count())"
+    )
+    assert run.status == "ok", run.error
+    assert run.stream("stdout").strip() == "3"
+    assert run.stream("stderr") == ""
+    after = kernel.run("time.sleep(0.5)")
+    assert after.stream("stderr") == ""
+
+
 def test_failed_tasks_are_folded_to_one_line_per_error(kernel):
     run = kernel.run(
         "from pyspark.sql.functions import udf\n"
