@@ -771,7 +771,7 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     runs = sorted(set(results.get("section_runs", {}).values()), reverse=True)
     if len(runs) > 1:  # sections kept from earlier full runs (``--only``)
         origin = "Latest full runs, by section: " + "; ".join(
-            f"{r.removeprefix('full run of ')[:10]} (commit {r.rsplit(' ', 1)[-1][:7]}: "
+            f"{r} ("
             + ", ".join(f"`{f}`" for f, v in results["section_runs"].items() if v == r)
             + ")"
             for r in runs

@@ -65,7 +65,7 @@ def columns_of(schema: Any) -> tuple[Column, ...]:
     return tuple(convert(f) for f in schema.fields)
 
 
-QUIET = 0.3  # seconds without a running cell before the catalog is listed again
+QUIET = 0.3  # seconds in which no cell ran or started before the catalog is listed again
 
 
 class CatalogWatcher:
