@@ -226,9 +226,9 @@ class CellLife:
         try:
             if self.session.is_remote:
                 spark.removeTag(tag)
-            else:
+            else:  # the description stays until the next cell's (the kernel's own work
+                # sets and restores its own): one JVM call less per cell
                 spark.sparkContext.removeJobTag(tag)
-                spark.sparkContext.setJobDescription(None)
         except Exception as exc:
             log.debug("could not remove job tag %s: %s", tag, exc)
 

@@ -160,6 +160,14 @@ class SessionManager:
         return self.calls.calls
 
     @property
+    def view_changes(self) -> int | None:
+        """Calls made to the driver JVM outside the kernel's hooks that may have changed a
+        temporary view; None when `jvm_calls` is."""
+        if self.jvm_calls is None or self.calls is None:
+            return None
+        return self.calls.view_changes
+
+    @property
     def is_remote(self) -> bool:
         return bool(self.settings.remote)
 

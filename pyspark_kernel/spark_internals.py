@@ -389,15 +389,15 @@ def physical_plan(df: Any) -> str | None:
 
 
 def logical_plans(df: Any) -> tuple[str, Callable[[], str]] | None:
-    """A classic DataFrame's analyzed logical plan (computed when the DataFrame was made,
-    so reading it costs about a millisecond) and a function for its optimized plan (which
-    shows extracted Python UDFs; optimizing costs tens of milliseconds), from
-    ``df._jdf.queryExecution()``; None on Spark Connect."""
+    """A classic DataFrame's analyzed logical plan (``df._jdf.logicalPlan()``, computed
+    when the DataFrame was made, so reading it takes two JVM calls) and a function for its
+    optimized plan (which shows extracted Python UDFs; optimizing costs tens of
+    milliseconds), from ``df._jdf.queryExecution()``; None on Spark Connect."""
     jdf = getattr(df, "_jdf", None)
     if jdf is None:
         return None
-    execution = jdf.queryExecution()
-    return str(execution.analyzed().toString()), lambda: str(execution.optimizedPlan().toString())
+    analyzed = str(jdf.logicalPlan().toString())
+    return analyzed, lambda: str(jdf.queryExecution().optimizedPlan().toString())
 
 
 # -- errors ------------------------------------------------------------------------------------

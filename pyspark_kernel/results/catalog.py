@@ -1,8 +1,8 @@
 """Temporary views of a session, as ``name -> fingerprint`` for the view detection rule.
 
-Listing costs two JVM calls per kind of view; a listing is reused while no other call was
-made to the JVM (see `jvmcalls`). A fingerprint (the identity of the view's plan object) is
-taken only for views the cell's code names, so "replaced" is seen for
+Listing costs two JVM calls per kind of view; a listing is reused while no call that may
+change a view was made to the JVM (see `jvmcalls`). A fingerprint (the identity of the
+view's plan object) is taken only for views the cell's code names, so "replaced" is seen for
 ``createOrReplaceTempView('x')`` / ``CREATE OR REPLACE TEMP VIEW x`` in the cell itself;
 views a cell creates by other means are seen as new by name.
 """
@@ -58,7 +58,8 @@ class ViewCatalog:
 
 class ViewWatcher:
     """The views of the kernel's current session, with handles rebuilt per session and a
-    listing reused while the JVM saw no other call (by a cell or any thread)."""
+    listing reused while the JVM saw no call that may change a view (by a cell or any
+    thread)."""
 
     def __init__(self, session: SessionManager) -> None:
         self.session = session
@@ -73,7 +74,7 @@ class ViewWatcher:
 
     def temp_views(self, code: str) -> dict[str, str]:
         catalog = self.catalog()
-        key = (self.session.generation, self.session.jvm_calls)
+        key = (self.session.generation, self.session.view_changes)
         listing = None
         if key[1] is not None:
             if self._listed is None or self._listed[0] != key:

@@ -247,6 +247,7 @@ def test_plans_name_the_operators_without_running_a_job(spark):
     assert "Exchange hashpartitioning" in internals.physical_plan(grouped)
     analyzed, _optimized = internals.logical_plans(grouped)
     assert analyzed.startswith("Aggregate [k")
+    assert analyzed == grouped._jdf.queryExecution().analyzed().toString()
     slow = spark.range(3).select(F.udf(lambda x: x, "long")("id"))
     assert "EvalPython" in internals.logical_plans(slow)[1]()
     assert len(sc.statusTracker().getJobIdsForGroup(None)) == before
