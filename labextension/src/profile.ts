@@ -1,5 +1,5 @@
 /**
- * A column's profile (the kernel's `profile` op, one Spark pass over the
+ * A column's profile (the kernel's `profile` op, two aggregations over the
  * whole result) as a small block for the column's header: null share,
  * approximate distinct count, min/max/mean, and a histogram (numbers) or
  * the most frequent values (strings, booleans).

@@ -191,7 +191,10 @@ def chart_data(
 # -- profile -----------------------------------------------------------------------------------
 def profile(df: Any, top: int = 5, bins: int = 10) -> dict[str, Any]:
     """Every column's null share, approximate distinct count, min/max/mean (numbers), top
-    values (strings, booleans) and a histogram (numbers), in two Spark jobs."""
+    values (strings, booleans) and a histogram (numbers), in two aggregations over the
+    whole of `df`: the statistics, then (binned by their min and max) the histograms and
+    top values. Spark runs them as several jobs (a shuffle stage is a job of its own under
+    adaptive query execution)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
@@ -262,7 +265,8 @@ def _second_pass(
     F: Any,
     Window: Any,
 ) -> dict[str, list[tuple[Any, int]]]:
-    """Histogram buckets of the numeric columns and top values of the others, one job."""
+    """Histogram buckets of the numeric columns and top values of the others, in one
+    aggregation over `frame`."""
     items = []
     for name, (low, high) in bounds.items():
         width = (high - low) / bins or 1.0

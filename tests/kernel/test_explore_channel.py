@@ -228,3 +228,27 @@ def test_export_over_the_limit_is_refused(kernel, comm):
     finally:
         kernel.run("__import__('pyspark_kernel').current().settings.export_limit = 200_000_000")
     assert reply["ok"] is False and "over the export limit of 1,000 bytes" in reply["error"]
+
+
+def test_an_evicted_result_has_expired(kernel, comm):
+    """Last in the module: shrinking the store drops the results the tests above use."""
+    store = "__import__('pyspark_kernel').current().presenter.store"
+    kernel.run(f"{store}.capacity = 2")
+    try:
+        ids = []
+        for name in ("kept_a", "kept_b"):
+            (table,) = kernel.run(f"{name} = spark.range(3)").data(TABLE)
+            ids.append(table["result_id"])
+        first, second = ids
+        assert comm.request({"op": "page", "id": "lru-a", "result_id": first})["ok"] is True
+        kernel.run("kept_c = spark.range(3)")  # drops the least recently used: kept_b
+        gone = comm.request({"op": "page", "id": "lru-b", "result_id": second})
+        assert gone["ok"] is False
+        assert gone["error"] == (
+            f"result {second!r} has expired: this kernel keeps its last 2 results "
+            "(run the cell again to get it back)"
+        )
+        again = comm.request({"op": "page", "id": "lru-a2", "result_id": first})
+        assert again["rows"] == [[0], [1], [2]]
+    finally:
+        kernel.run(f"{store}.capacity = 32")

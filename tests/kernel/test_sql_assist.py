@@ -67,6 +67,80 @@ def test_nested_struct_fields(with_view):
     assert code[content["cursor_start"] : content["cursor_end"]] == "ci"
 
 
+def test_columns_after_an_alias(with_view):
+    code = "%%sql\nSELECT s.qua FROM sales_2024 s"
+    cursor = code.index(" FROM")
+    content = complete_until(with_view, code, cursor, "quantity")
+    assert content["matches"] == ["quantity"]
+    assert code[content["cursor_start"] : content["cursor_end"]] == "qua"
+
+
+def test_global_temp_views_and_their_columns(with_view):
+    with_view.run(
+        'spark.range(2).selectExpr("id AS gid").createOrReplaceGlobalTempView("shared_24")'
+    )
+    code = "%%sql\nSELECT * FROM global_temp.sha"
+    content = complete_until(with_view, code, len(code), "shared_24")
+    assert content["matches"] == ["shared_24"]
+    assert code[content["cursor_start"] : content["cursor_end"]] == "sha"
+    code = "%%sql\nSELECT g.gi FROM global_temp.shared_24 g"
+    content = complete(with_view, code, code.index(" FROM"))
+    assert content["matches"] == ["gid"]
+
+
+def test_catalog_tables_after_their_database(with_view, tmp_path):
+    location = (tmp_path / "orders").as_uri()
+    with_view.run(
+        "spark.sql('DROP TABLE IF EXISTS default.orders_24')\n"
+        f"spark.sql(\"CREATE TABLE default.orders_24 (qty INT) USING parquet LOCATION '{location}'\")"
+    )
+    try:
+        code = "%%sql\nSELECT * FROM default.ord"
+        content = complete_until(with_view, code, len(code), "orders_24")
+        assert content["matches"] == ["orders_24"]
+        (kind,) = content["metadata"]["_jupyter_types_experimental"]
+        assert kind["type"] == "table"
+        code = "%%sql\nSELECT o.q FROM default.orders_24 o"
+        assert complete(with_view, code, code.index(" FROM"))["matches"] == ["qty"]
+    finally:
+        with_view.run("spark.sql('DROP TABLE IF EXISTS default.orders_24')")
+
+
+def test_spark_sql_function_names(with_view):
+    code = "%%sql\nSELECT upp"
+    content = complete_until(with_view, code, len(code), "upper")
+    assert content["matches"] == ["upper"]
+    (kind,) = content["metadata"]["_jupyter_types_experimental"]
+    assert kind["type"] == "function"
+
+
+def spark_jobs_so_far(kernel):
+    """The id of a job run now: ids are numbered in order, so the next one tells whether
+    any job ran in between."""
+    kernel.run("_ = spark.range(1).collect()")
+    (job,) = kernel.value("__import__('pyspark_kernel').last_record()['spark_job_ids']")
+    return job
+
+
+def test_completion_and_the_catalog_op_run_no_spark_job(with_view):
+    code = "%%sql\nSELECT s.qua FROM sales_2024 s"
+    complete_until(with_view, code, code.index(" FROM"), "quantity")
+    before = spark_jobs_so_far(with_view)
+    for code in (
+        "%%sql\nSELECT * FROM sales_2",
+        "%%sql\nSELECT addr.ci FROM sales_2024",
+        "%%sql\nSELECT s.qua FROM sales_2024 s",
+        "%%sql\nSELECT * FROM global_temp.",
+        "%%sql\nSELECT upp",
+    ):
+        assert complete(with_view, code)["status"] == "ok"
+    comm = with_view.open_comm("pyspark-kernel.v1")
+    assert comm.request({"op": "catalog", "id": "jobs"})["catalog"]["ready"] is True
+    reply = comm.request({"op": "catalog", "id": "jobs-2", "table": "sales_2024"})
+    assert [c["name"] for c in reply["columns"]] == ["quantity", "addr"]
+    assert spark_jobs_so_far(with_view) == before + 1
+
+
 def test_inside_a_spark_sql_string(with_view):
     code = 'df = spark.sql("SELECT * FROM sales_2'
     content = complete_until(with_view, code, len(code), "sales_2024")
@@ -91,6 +165,17 @@ def test_inspect_a_table_shows_its_schema(with_view):
     assert reply["parent_header"]["msg_id"] == msg_id
     text = reply["content"]["data"]["text/plain"]
     assert "quantity: bigint" in text and "city: string" in text
+
+
+def test_inspect_a_function_shows_its_spark_description(with_view):
+    code = "%%sql\nSELECT upper(addr.city) FROM sales_2024"
+    complete_until(with_view, code, code.index("("), "upper")
+    msg_id = with_view.kc.inspect(code, code.index("("))
+    reply = with_view.kc.get_shell_msg(timeout=30)
+    assert reply["parent_header"]["msg_id"] == msg_id
+    assert reply["content"]["found"] is True
+    text = reply["content"]["data"]["text/plain"]
+    assert "Function: upper" in text and "uppercase" in text
 
 
 def test_catalog_op_lists_views_columns_and_dataframes(with_view):
