@@ -410,7 +410,9 @@ class SessionManager:
             existing = conf.get("spark.jars", "")
             conf.set("spark.jars", ",".join(filter(None, [existing, *jars])))
         if conf.get("spark.driver.host", "") in {"127.0.0.1", "localhost"}:
-            # Spark otherwise looks up a non-loopback address for its own services.
+            # Spark otherwise looks up a non-loopback address for its own services, and its
+            # UI binds SPARK_LOCAL_IP or else every interface (spark.driver.bindAddress
+            # covers only the driver and block manager). A user's own value is kept.
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         if _loopback_master(conf.get("spark.master", "")):
             # Executors of a standalone master on this machine start Python workers with

@@ -6,7 +6,7 @@ import os
 import queue
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,15 +56,16 @@ class Kernel:
     def __init__(
         self,
         kernel_name: str = KERNEL_NAME,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str | None] | None = None,
         extra_arguments: list[str] | None = None,
         cwd: str | None = None,
     ) -> None:
         kwargs: dict[str, Any] = {"kernel_name": kernel_name, "startup_timeout": 120}
         if cwd is not None:
             kwargs["cwd"] = cwd
-        if env is not None:
-            kwargs["env"] = {**os.environ, **env}
+        if env is not None:  # added to this process's environment; None removes a variable
+            merged = {**os.environ, **env}
+            kwargs["env"] = {k: v for k, v in merged.items() if v is not None}
         if extra_arguments:
             kwargs["extra_arguments"] = extra_arguments
         self.manager, self.client = start_new_kernel(**kwargs)

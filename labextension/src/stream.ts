@@ -12,7 +12,7 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 
 import type { SparkChannel } from './channel';
-import { el } from './dom';
+import { el, link } from './dom';
 import { formatCount, formatDuration, formatRate } from './format';
 import { IRendererContext, RenderedPayload } from './rendered';
 import { IStreamPayload, IStreamPoint, STREAM_MIME_TYPE } from './types';
@@ -114,7 +114,8 @@ export function readStream(data: unknown): IStreamPayload | null {
     sources: Array.isArray(p.sources) ? p.sources : [],
     sink: p.sink ?? '',
     history: Array.isArray(p.history) ? p.history : [],
-    error: p.error ?? null
+    error: p.error ?? null,
+    ui_url: p.ui_url ?? null
   };
 }
 
@@ -186,6 +187,9 @@ export class RenderedStream extends RenderedPayload<IStreamPayload> {
       el('span', `pysk-state pysk-state-${payload.state}`, payload.state)
     );
     head.appendChild(el('span', 'pysk-spacer'));
+    if (payload.ui_url) {
+      head.appendChild(link(payload.ui_url, 'Spark UI', 'pysk-link'));
+    }
     // Actions reach the kernel: trusted outputs on an open channel only.
     if (channel?.isOpen && this.trusted) {
       head.appendChild(this._stopButton(channel, payload, known));

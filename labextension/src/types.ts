@@ -197,6 +197,8 @@ export interface IStreamPayload {
   history: IStreamPoint[];
   /** Failure message for `failed`. */
   error: string | null;
+  /** The run's statistics page in the Spark UI (direct or through the server). */
+  ui_url: string | null;
 }
 
 /**

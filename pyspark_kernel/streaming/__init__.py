@@ -33,7 +33,14 @@ Connect sessions get ``%streams`` and the stop at shutdown only.
 from .console import CONSOLE_RULE, ConsoleSinkRouter
 from .display import DisplayScheduler, _Update
 from .origins import CellOrigins, WriterInfo, same_path
-from .payload import QueryView, kafka_lag, short_error, stream_payload, stream_text
+from .payload import (
+    QueryView,
+    kafka_lag,
+    query_page,
+    short_error,
+    stream_payload,
+    stream_text,
+)
 from .stopping import stop_all_queries, stop_queries
 from .support import StreamingSupport
 
@@ -47,6 +54,7 @@ __all__ = [
     "WriterInfo",
     "_Update",
     "kafka_lag",
+    "query_page",
     "same_path",
     "short_error",
     "stop_all_queries",

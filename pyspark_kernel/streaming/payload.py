@@ -27,6 +27,7 @@ class QueryView:
     display_id: str
     console: bool = False
     checkpoint: str | None = None
+    ui_url: str | None = None  # the run's page in the Spark UI (`query_page`)
     state: str = "starting"
     message: str = "Initializing sources"
     progress: dict[str, Any] | None = None
@@ -71,6 +72,12 @@ def query_label(name: str | None, query_id: Any) -> str:
     return f"{name!r} ({query_id})" if name else str(query_id)
 
 
+def query_page(ui_url: str | None, run_id: str) -> str | None:
+    """The Structured Streaming statistics page of query run `run_id` in the Spark UI at
+    `ui_url` (as progress displays show it: through the Jupyter server, or direct)."""
+    return f"{ui_url}/StreamingQuery/statistics/?id={run_id}" if ui_url else None
+
+
 def stream_payload(view: QueryView) -> dict[str, Any]:
     """The ``stream.v1`` payload of `view` (docs/mimetypes.md)."""
     p = view.progress or {}
@@ -93,14 +100,16 @@ def stream_payload(view: QueryView) -> dict[str, Any]:
         "sink": str(sink.get("description") or ""),
         "history": list(view.history),
         "error": view.error,
+        "ui_url": view.ui_url,
     }
 
 
 def status_entry(view: QueryView) -> dict[str, Any]:
     """What the kernel's status file (`runtime_status`) says about an active query: its
-    ``stream.v1`` payload without the display-only fields, and Spark's last progress."""
+    ``stream.v1`` payload without the display-only fields (the sparkline, the Spark UI
+    link), and Spark's last progress."""
     payload = stream_payload(view)
-    for key in ("history", "version"):
+    for key in ("history", "version", "ui_url"):
         del payload[key]
     return {**payload, "last_progress": view.progress}
 
@@ -120,6 +129,8 @@ def stream_text(payload: dict[str, Any]) -> str:
         lines.append(f"lag: {sum(lags)} offsets behind latest")
     if payload["error"]:
         lines.append(f"error: {payload['error']}")
+    if payload["ui_url"]:
+        lines.append(f"Spark UI: {payload['ui_url']}")
     if payload["state"] in {"starting", "active"}:
         lines.append(f"stop: %streams stop {payload['id']}")
     return "\n".join(lines)

@@ -27,11 +27,19 @@ import pyspark_kernel.spark_internals as internals
 
 from ..iopub import Publisher
 from ..mimetypes import STREAM
+from ..ui_proxy import shown_ui_url
 from .console import ConsoleSinkRouter
 from .display import MIN_INTERVAL, DisplayScheduler, _Update
 from .listener import KernelStreamListener
 from .origins import CellOrigins, WriterInfo, install_writer_hooks, same_path
-from .payload import QueryView, query_label, status_entry, stream_payload, stream_text
+from .payload import (
+    QueryView,
+    query_label,
+    query_page,
+    status_entry,
+    stream_payload,
+    stream_text,
+)
 from .stopping import stop_queries
 
 if TYPE_CHECKING:
@@ -70,6 +78,7 @@ class StreamingSupport:
         self._expected: dict[str, _Origin] = {}
         self._listener: KernelStreamListener | None = None
         self._generation = -1
+        self._ui_url: str | None = None  # the session's Spark UI, as progress displays link it
         self._undo_hooks: Callable[[], None] | None = None
 
     # -- wiring ----------------------------------------------------------------------------
@@ -125,6 +134,7 @@ class StreamingSupport:
                 self._end(view, "the Spark session ended while the query was running")
             listener = KernelStreamListener(self)
             try:
+                self._ui_url = shown_ui_url(session.spark.sparkContext.uiWebUrl)
                 session.spark.streams.addListener(listener)
             except Exception as exc:
                 log.warning("could not register the streaming listener: %s", exc)
@@ -227,6 +237,7 @@ class StreamingSupport:
             display_id=Publisher.new_display_id(),
             console=info.is_console,
             checkpoint=info.checkpoint,
+            ui_url=query_page(self._ui_url, str(event.runId)),
         )
         with self._lock:
             self._views[view.run_id] = view

@@ -5,6 +5,7 @@ import ipaddress
 import os
 import signal
 import time
+from collections.abc import Iterator
 
 import psutil
 import pytest
@@ -25,7 +26,19 @@ def listening(pid):
     return [c.laddr for c in proc.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
 
 
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[Kernel]:
+    """The module's kernel, started without the SPARK_LOCAL_IP that tests/conftest.py sets:
+    what it binds is the kernel's own default."""
+    k = Kernel(env={"SPARK_LOCAL_IP": None})
+    yield k
+    k.shutdown()
+
+
 def test_every_listening_socket_is_on_loopback(kernel):
+    # Nothing set by the environment (the kernel's environment as it started): the kernel's
+    # defaults alone keep Spark on loopback.
+    assert "SPARK_LOCAL_IP" not in psutil.Process(kernel.kernel_pid()).environ()
     assert kernel.value("spark.range(3).count()") == 3
     pids = [kernel.kernel_pid(), kernel.jvm_pid()]
     addresses = [addr for pid in pids for addr in listening(pid)]

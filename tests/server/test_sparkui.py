@@ -22,6 +22,7 @@ import pytest
 from live_server import BASE_URL, Server
 
 PROGRESS = "application/vnd.pyspark-kernel.progress.v1+json"
+STREAM = "application/vnd.pyspark-kernel.stream.v1+json"
 JOB_DESCRIPTION = "proxy check: grouped count"
 QUERY_NAME = "proxy_check_stream"
 WORK = f"""
@@ -64,6 +65,7 @@ def work(server: Server, kernel_id: str) -> dict[str, Any]:
         assert run.status == "ok", run.error
         facts: dict[str, Any] = json.loads(run.stream("stdout").strip().splitlines()[-1])
         facts["progress"] = run.data(PROGRESS)
+        facts["stream"] = run.data(STREAM)
         facts["status"] = json.loads(kernel.value("__import__('pyspark_kernel').status_json()"))
     finally:
         kernel.shutdown()
@@ -118,6 +120,13 @@ def test_the_kernel_shows_the_proxied_link(
     page = server.request("GET", job["url"])
     assert page.status == 200
     assert f"Details for Job {job['job_id']}" in page.text
+    # The streaming query's panel links its statistics page through the server too.
+    panel = work["stream"][0]
+    assert panel["run_id"] == work["run_id"]
+    assert panel["ui_url"] == f"{prefix}/StreamingQuery/statistics/?id={work['run_id']}"
+    page = server.request("GET", panel["ui_url"])
+    assert page.status == 200
+    assert "Streaming Query Statistics" in page.text and work["run_id"] in page.text
 
 
 def test_root_redirects_under_the_prefix(server: Server, prefix: str, work: dict[str, Any]) -> None:

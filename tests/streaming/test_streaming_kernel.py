@@ -4,6 +4,7 @@ queries started by threads, interrupts and session restarts."""
 
 import itertools
 import json
+import urllib.request
 
 from stream_kernel import STREAM, fixture, msg_id, when_job_runs
 
@@ -69,6 +70,13 @@ def test_live_display_in_the_starting_cell_until_stopped(kernel):
     assert active["history"][-1]["batch_id"] == active["batch_id"]
     assert "stop_code" not in active  # no code travels in a payload (docs/channel.md)
     assert active["sink"] == "MemorySink" and active["sources"][0]["lag"] is None
+    # The run's page in the Spark UI (a kernel outside a Jupyter server: the direct address).
+    page = f"{kernel.value('sc.uiWebUrl')}/StreamingQuery/statistics/?id={active['run_id']}"
+    assert shown[0]["ui_url"] == active["ui_url"] == page
+    with urllib.request.urlopen(page, timeout=30) as response:
+        text = response.read().decode()
+    assert "Streaming Query Statistics" in text and active["run_id"] in text
+    assert f"Spark UI: {page}" in stream_messages(kernel, cell)[-1]["content"]["data"]["text/plain"]
 
     stop = kernel.run("%streams stop all")
     assert f"stopped 'live' ({active['id']})" in stop.stream("stdout")

@@ -16,6 +16,7 @@ from pyspark_kernel.streaming import (
     WriterInfo,
     _Update,
     kafka_lag,
+    query_page,
     same_path,
     short_error,
     stream_payload,
@@ -54,6 +55,7 @@ def view(**kwargs):
         "name": "sales_by_window",
         "parent": {"msg_id": "cell-1"},
         "display_id": "d1",
+        "ui_url": ACTIVE["ui_url"],
     }
     return QueryView(**{**fields, **kwargs})
 
@@ -68,6 +70,7 @@ def test_payload_from_a_kafka_progress_matches_the_active_fixture():
     assert {k: payload[k] for k in expected} == expected
     assert [p["batch_id"] for p in payload["history"]] == [10, 11, 12]
     assert set(payload["history"][0]) == set(ACTIVE["history"][0])
+    assert f"Spark UI: {ACTIVE['ui_url']}" in stream_text(payload)
 
 
 def test_history_keeps_the_last_60_batches_once_each():
@@ -81,13 +84,22 @@ def test_history_keeps_the_last_60_batches_once_each():
 
 def test_failed_payload_matches_the_failed_fixture():
     failed = fixture("stream_failed.json")
-    v = view(id=failed["id"], run_id=failed["run_id"], name=None)
+    v = view(id=failed["id"], run_id=failed["run_id"], name=None, ui_url=failed["ui_url"])
     v.finish("java.lang.ArithmeticException: division by zero\n\tat x.y(Z.java:1)", "STREAM_FAILED")
     payload = stream_payload(v)
     assert set(payload) == set(failed)
     assert payload["state"] == "failed" and payload["message"] == "Terminated with exception"
     assert payload["error"] == "[STREAM_FAILED] java.lang.ArithmeticException: division by zero"
     assert "error: [STREAM_FAILED]" in stream_text(payload)
+
+
+def test_query_page_is_the_runs_statistics_page_under_the_shown_ui():
+    run = ACTIVE["run_id"]
+    assert query_page("http://127.0.0.1:4040", run) == ACTIVE["ui_url"]
+    prefix = "/user/alice/pyspark-kernel/sparkui/0b3c3a5e-8d1f-4c1e-9d55-2f7c6a1e9a10"
+    assert query_page(prefix, run) == f"{prefix}/StreamingQuery/statistics/?id={run}"
+    assert query_page(None, run) is None  # Spark UI disabled
+    assert "Spark UI" not in stream_text(stream_payload(view(ui_url=None)))
 
 
 def test_kafka_lag_only_where_offsets_are_per_partition():

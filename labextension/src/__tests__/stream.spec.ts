@@ -140,6 +140,49 @@ describe('stream renderer', () => {
     expect(stopButton(widget)).toBeNull();
   });
 
+  it("links the run's page in the Spark UI", async () => {
+    const widget = await render<RenderedStream>(
+      streamRendererFactory(),
+      fixtures.streamActive()
+    );
+    const ui = widget.node.querySelector(
+      '.pysk-stream-head a.pysk-link'
+    ) as HTMLAnchorElement;
+    expect(ui.textContent).toBe('Spark UI');
+    expect(ui.getAttribute('href')).toBe(
+      'http://127.0.0.1:4040/StreamingQuery/statistics/?id=0b9e5c1a-3f2d-4e8b-a6c7-5d4e3f2a1b0c'
+    );
+    expect(ui.target).toBe('_blank');
+    expect(ui.rel).toContain('noopener');
+  });
+
+  it('links the Spark UI through the Jupyter server, only there or http(s)', async () => {
+    const page =
+      '/user/alice/pyspark-kernel/sparkui/0b3c3a5e-8d1f-4c1e-9d55-2f7c6a1e9a10/StreamingQuery/statistics/?id=0b9e5c1a-3f2d-4e8b-a6c7-5d4e3f2a1b0c';
+    const payload = fixtures.streamActive();
+    payload.ui_url = page;
+    let widget = await render<RenderedStream>(streamRendererFactory(), payload);
+    expect(widget.node.querySelector('a.pysk-link')!.getAttribute('href')).toBe(
+      page
+    );
+    payload.ui_url = 'javascript:alert(1)';
+    widget = await render<RenderedStream>(streamRendererFactory(), payload);
+    expect(widget.node.querySelector('a.pysk-link')!.hasAttribute('href')).toBe(
+      false
+    );
+  });
+
+  it('shows no Spark UI link without a UI (and for saved payloads of older kernels)', async () => {
+    const payload: Partial<IStreamPayload> = fixtures.streamActive();
+    delete payload.ui_url;
+    const widget = await render<RenderedStream>(
+      streamRendererFactory(),
+      payload
+    );
+    expect(widget.node.querySelector('a.pysk-link')).toBeNull();
+    expect(readStream(payload)!.ui_url).toBeNull();
+  });
+
   it('shows an unknown Kafka lag as unknown', async () => {
     const payload = fixtures.streamActive();
     payload.sources[0].lag = null;

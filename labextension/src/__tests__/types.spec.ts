@@ -63,7 +63,8 @@ const STREAM: Fields<IStreamPayload> = {
   sources: true,
   sink: true,
   history: true,
-  error: true
+  error: true,
+  ui_url: true
 };
 const CATALOG: Fields<ICatalog> = {
   ready: true,
