@@ -346,6 +346,8 @@ SECTIONS = {
     "preview": ["preview_vs_rows"],
     "interrupt": ["interrupt"],
     "dropin": ["dropin_cells"],
+    "completion": ["sql_completion"],
+    "paging": ["paging"],
     "streaming": ["kafka_broker", "streaming"],
     "cluster": ["cluster_connect"],
     "batch": ["batch"],
