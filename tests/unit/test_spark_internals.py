@@ -266,12 +266,17 @@ def test_error_condition_of_a_captured_error(spark):
 def test_quiet_query_context_loggers():
     internals.quiet_query_context_loggers()  # before 4.0: nothing to quiet, no error
     if BEFORE_4_0:
+        assert internals.query_context_loggers() == []
         with pytest.raises(ImportError):
             import pyspark.logger  # noqa: F401
         return
     from pyspark.logger import PySparkLogger
 
     assert PySparkLogger.getLogger("SQLQueryContextLogger").level > 40
+    assert [lg.name for lg in internals.query_context_loggers()] == [
+        "SQLQueryContextLogger",
+        "DataFrameQueryContextLogger",
+    ]
 
 
 def test_show_classes_are_the_dataframes_that_print_rows(spark):
