@@ -16,6 +16,9 @@ def test_load_ext_in_a_plain_ipython_kernel():
         (table,) = run.data(TABLE)
         assert table["source"] == "direct_dataframe" and len(table["rows"]) == 3
         assert "state:      ready" in k.run("%spark").stream("stdout")
+        status = k.open_comm("pyspark-kernel.v1").request({"op": "status", "id": "s1"})
+        assert status["ok"] is True and status["op"] == "status"
+        assert status["status"]["state"] == "ready" and status["status"]["remote"] is False
         err = k.run("spark.sql('select * from nope')").error
         assert err["ename"] == "AnalysisException" and err["evalue"].startswith("[TABLE_OR_VIEW")
         assert k.run("%unload_ext pyspark_kernel").status == "ok"
