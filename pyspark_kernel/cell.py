@@ -96,7 +96,11 @@ class CellLife:
         capture = CellCapture().__enter__()
         self.router.begin_cell(parent, capture)
         opened = _OpenCell(cell, stack, capture)
-        stack.callback(self._close_cell, opened)  # runs last
+        # closed in reverse: the time limit disarmed, the tag released, the result
+        # detected, the cell closed; also when a step of `_end` fails
+        stack.callback(self._close_cell, opened)
+        stack.callback(self._detect, opened)
+        stack.callback(self._release_tag, opened)
         self.current, self._open = cell, opened
         if cell.needs_spark:
             self.session.cancel_own_work()  # the warm-up gives way to the user's Spark work
@@ -182,7 +186,7 @@ class CellLife:
             if error is not None:
                 record.error_name = type(error).__name__
                 record.error_message = errors.headline(error)
-            alive = self.session.check_alive()
+            alive = opened.alive = self.session.check_alive()
             if opened.progress is not None:
                 state = {"success": "done", "interrupted": "cancelled"}.get(record.status, "failed")
                 progress = opened.progress
@@ -191,12 +195,7 @@ class CellLife:
                 )
             if cell.interrupted:
                 self._thread_ready = False  # py4j replaced the main thread's connection
-            if cell.tag and alive:
-                if record.status == "interrupted" or cell.timed_out:
-                    self.interrupts.settle(cell.tag)
-                self._untag(cell.tag)
-            if result.success and self.settings.detect:
-                self.presenter.after(cell, spark_prepared=cell.tag is not None)
+            opened.detect = result.success and self.settings.detect
         finally:
             opened.stack.close()
         for hook in list(self.after_cell):
@@ -204,6 +203,25 @@ class CellLife:
                 hook(cell, used_spark)
             except Exception:
                 log.exception("an after-cell hook failed")
+
+    def _release_tag(self, opened: _OpenCell) -> None:
+        """Settle the cell's cancelled jobs, then remove its job tag (if the session lives)."""
+        cell = opened.cell
+        if cell.tag is None:
+            return
+        alive = opened.alive if opened.alive is not None else self.session.check_alive()
+        if not alive:
+            return
+        try:
+            if cell.record.status == "interrupted" or cell.timed_out:
+                self.interrupts.settle(cell.tag)
+        finally:
+            self._untag(cell.tag)
+
+    def _detect(self, opened: _OpenCell) -> None:
+        """Detect and show the cell's result, if `_end` got that far with a success."""
+        if opened.detect:
+            self.presenter.after(opened.cell, spark_prepared=opened.cell.tag is not None)
 
     def _close_cell(self, opened: _OpenCell) -> None:
         """The last step of every cell: its JVM output, its captured text, its record."""
@@ -261,6 +279,8 @@ class _OpenCell:
         self.capture = capture
         self.progress: ProgressDisplay | None = None
         self.disarm: Callable[[], None] = _nothing
+        self.alive: bool | None = None  # the session's state as `_end` found it
+        self.detect = False  # whether `_end` asks for the result to be detected
 
 
 def _nothing() -> None:

@@ -197,7 +197,8 @@ class SparkExtension:
                 partial(logger.addFilter, _quiet_py4j_interrupt),
                 partial(logger.removeFilter, _quiet_py4j_interrupt),
             )
-        spark_internals.quiet_query_context_loggers()
+        for logger in spark_internals.query_context_loggers():
+            do(partial(logger.setLevel, logging.CRITICAL), partial(logger.setLevel, logger.level))
         for magics in (SparkMagics(shell, host=self), StreamsMagics(shell, support=self.streaming)):
             do(partial(shell.register_magics, magics), partial(_unregister_magics, shell, magics))
         do(self.streaming.register, self.streaming.close)

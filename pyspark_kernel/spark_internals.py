@@ -452,12 +452,20 @@ def register_progress_handler(spark: Any, handler: Any) -> bool:
 
 
 # -- logging -------------------------------------------------------------------------------------
-def quiet_query_context_loggers() -> None:
-    """PySpark logs each query error as JSON on stderr (``PySparkLogger``, 4.0+); the cell
-    already shows it."""
+def query_context_loggers() -> list[logging.Logger]:
+    """The loggers with which PySpark logs each query error as JSON on stderr
+    (``PySparkLogger``, 4.0+; none before): the cell already shows the error."""
     try:
         from pyspark.logger import PySparkLogger
     except ImportError:  # before 4.0 there is no such logger
-        return
-    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
-        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
+        return []
+    return [
+        PySparkLogger.getLogger(name)
+        for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+    ]
+
+
+def quiet_query_context_loggers() -> None:
+    """Silence `query_context_loggers`."""
+    for logger in query_context_loggers():
+        logger.setLevel(logging.CRITICAL)

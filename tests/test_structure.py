@@ -15,12 +15,24 @@ def module_name(path: Path) -> str:
 
 
 def imports_of(path: Path, modules: set[str]) -> set[str]:
-    """Modules of the package that `path` imports anywhere (functions and TYPE_CHECKING
-    blocks included), resolved to module names."""
-    name = module_name(path)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    """Modules of the package that `path` imports anywhere."""
+    return imports_in(path.read_text(), module_name(path), path.name == "__init__.py", modules)
+
+
+def imports_in(source: str, name: str, is_package: bool, modules: set[str]) -> set[str]:
+    """Modules of `modules` that module `name` imports anywhere (functions and TYPE_CHECKING
+    blocks included): every import is an edge, a package's ``__init__`` importing its own
+    submodules too.
+
+    Each import is an edge to the module whose code it needs: ``import a.b`` and
+    ``from a import b`` (``b`` a submodule) to ``a.b``; ``from a import name`` to ``a``
+    (the name comes from ``a/__init__.py``). Loading ``a.b`` first loads its parent package
+    ``a``, but that is not an edge: the parent has started loading before any of its
+    submodules, so it can close a cycle only by importing a submodule that imports it back,
+    and that import back is an edge of its own (``from a import name``)."""
+    package = name if is_package else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -28,7 +40,10 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                for alias in node.names
+            ]
         else:
             continue
         for target in targets:
@@ -39,18 +54,16 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
     return found
 
 
-def test_no_import_cycles():
-    paths = [p for p in PACKAGE.rglob("*.py") if "labextension" not in p.parts]
-    modules = {module_name(p) for p in paths}
-    graph = {module_name(p): imports_of(p, modules) for p in paths}
-    # a package's __init__ importing its own submodules is not a cycle of concerns
-    graph = {m: {d for d in deps if not d.startswith(m + ".")} for m, deps in graph.items()}
-    cycles, state, stack = [], {}, []
+def find_cycles(graph: dict[str, set[str]]) -> list[str]:
+    """The import cycles of `graph` (module -> the modules it imports), one line each."""
+    cycles: list[str] = []
+    state: dict[str, str] = {}
+    stack: list[str] = []
 
-    def visit(node):
+    def visit(node: str) -> None:
         state[node] = "open"
         stack.append(node)
-        for dep in sorted(graph[node]):
+        for dep in sorted(graph.get(node, ())):
             if state.get(dep) == "open":
                 cycles.append(" -> ".join([*stack[stack.index(dep) :], dep]))
             elif dep not in state:
@@ -61,7 +74,45 @@ def test_no_import_cycles():
     for node in sorted(graph):
         if node not in state:
             visit(node)
-    assert cycles == []
+    return cycles
+
+
+def test_no_import_cycles():
+    paths = [p for p in PACKAGE.rglob("*.py") if "labextension" not in p.parts]
+    modules = {module_name(p) for p in paths}
+    graph = {module_name(p): imports_of(p, modules) for p in paths}
+    assert find_cycles(graph) == []
+
+
+def test_every_import_is_an_edge_to_the_module_it_needs():
+    modules = {"pkg", "pkg.a", "pkg.b", "pkg.b.c"}
+
+    def edges(source: str, name: str = "pkg.a", is_package: bool = False) -> set[str]:
+        return imports_in(source, name, is_package, modules)
+
+    # a package's __init__ importing its submodules, at the top or in a function
+    assert edges("from . import a", "pkg", True) == {"pkg.a"}
+    assert edges("def f():\n    from .a import x", "pkg", True) == {"pkg.a"}
+    assert edges("from .c import x", "pkg.b", True) == {"pkg.b.c"}
+    # a submodule: to the submodule it names, to the package for the package's own names
+    assert edges("import pkg.b as b") == {"pkg.b"}
+    assert edges("from pkg import b") == {"pkg.b"}
+    assert edges("from . import b, helper") == {"pkg.b", "pkg"}
+    assert edges("from .. import b", "pkg.b.c") == {"pkg.b"}
+    assert edges("if TYPE_CHECKING:\n    from .b import T") == {"pkg.b"}
+    assert edges("import os\nfrom pyspark import sql") == set()
+
+
+def test_a_package_importing_a_submodule_that_imports_it_back_is_a_cycle():
+    modules = {"pkg", "pkg.a", "pkg.b"}
+    graph = {
+        "pkg": imports_in("def load():\n    from .a import A", "pkg", True, modules),
+        "pkg.a": imports_in("from .b import B", "pkg.a", False, modules),
+        "pkg.b": imports_in("from pkg import current", "pkg.b", False, modules),
+    }
+    assert find_cycles(graph) == ["pkg -> pkg.a -> pkg.b -> pkg"]
+    graph["pkg.b"] = imports_in("import pkg.a", "pkg.b", False, modules)
+    assert find_cycles(graph) == ["pkg.a -> pkg.b -> pkg.a"]
 
 
 def test_the_kernel_core_loads_no_service_pipeline_or_demo_module():

@@ -331,3 +331,21 @@ def test_progress_shows_for_long_spark_work_only_and_ends_done(kernel):
         assert [job["job_id"] for job in final["jobs"]] == kernel.value(record)
     finally:
         kernel.run(f"{settings}.progress_after = 1.0")
+
+
+def test_the_cell_job_tag_is_removed_when_ending_the_cell_fails(kernel):
+    failing = kernel.run(
+        "import pyspark_kernel\n"
+        "_life = pyspark_kernel.current().life\n"
+        "cell_tag = _life.current.tag\n"
+        "def _fail(*args):\n"
+        "    raise RuntimeError('injected: finishing the progress failed')\n"
+        "_life._open.progress.finish = _fail  # the first step of the cell's end that asks Spark\n"
+        "spark.range(3).count()"
+    )
+    assert failing.status == "ok"  # the cell itself ran; IPython shows the failed hook
+    assert failing.error["evalue"] == "injected: finishing the progress failed"
+    tag = kernel.value("cell_tag")
+    assert tag.startswith("pyspark-kernel-")
+    assert tag not in kernel.value("sorted(spark.sparkContext.getJobTags())")
+    assert kernel.value("spark.range(2).count()") == 2

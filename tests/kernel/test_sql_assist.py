@@ -19,12 +19,23 @@ def fixture_catalog():
     return json.loads(path.read_text())
 
 
+def shell_reply(kernel, msg_id):
+    """The content of the reply to `msg_id` (a late reply to an earlier request, such as
+    the start's kernel_info, is skipped)."""
+    reply = kernel.kc.get_shell_msg(timeout=30)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kernel.kc.get_shell_msg(timeout=30)
+    return reply["content"]
+
+
 def complete(kernel, code, cursor=None):
     cursor = len(code) if cursor is None else cursor
-    msg_id = kernel.kc.complete(code, cursor)
-    reply = kernel.kc.get_shell_msg(timeout=30)
-    assert reply["parent_header"]["msg_id"] == msg_id
-    return reply["content"]
+    return shell_reply(kernel, kernel.kc.complete(code, cursor))
+
+
+def inspect(kernel, code, cursor=None):
+    cursor = len(code) if cursor is None else cursor
+    return shell_reply(kernel, kernel.kc.inspect(code, cursor))
 
 
 def complete_until(kernel, code, cursor, expected, timeout=20.0):
@@ -160,10 +171,7 @@ def test_python_variables_in_braces(with_view):
 def test_inspect_a_table_shows_its_schema(with_view):
     code = "%%sql\nSELECT * FROM sales_2024"
     complete_until(with_view, code, len(code), "sales_2024")
-    msg_id = with_view.kc.inspect(code, len(code) - 2)
-    reply = with_view.kc.get_shell_msg(timeout=30)
-    assert reply["parent_header"]["msg_id"] == msg_id
-    text = reply["content"]["data"]["text/plain"]
+    text = inspect(with_view, code, len(code) - 2)["data"]["text/plain"]
     assert "quantity: bigint" in text and "city: string" in text
 
 
@@ -203,11 +211,16 @@ def test_catalog_op_lists_views_columns_and_dataframes(with_view):
     assert pushed["push"] is True
 
 
-def test_completion_answers_at_once_while_the_session_starts():
+def test_completion_and_inspection_answer_at_once_while_the_session_starts():
     k = Kernel()
     try:
         content = complete(k, "%%sql\nSEL")
         assert content["matches"] == ["SELECT"]
+        assert "print" in complete(k, "pri")["matches"]  # plain Python
+        assert complete(k, "spark.ra")["status"] == "ok"  # spark is not bound yet
+        found = inspect(k, "len")
+        assert found["status"] == "ok" and found["found"] is True
+        assert inspect(k, "spark.range")["status"] == "ok"
         # requests are served in order: the session was still starting when it answered
         status = k.open_comm("pyspark-kernel.v1").request({"op": "status", "id": 1})
         assert status["status"]["state"] == "starting"

@@ -123,6 +123,63 @@ def test_session_catalog_lists_views_and_sees_replacement(spark):
     assert internals.is_classic(spark)
 
 
+def test_catalog_listing_names_databases_tables_and_functions(spark, tmp_path):
+    spark.sql(f"CREATE DATABASE contract_db LOCATION '{tmp_path}'")
+    try:
+        spark.sql("CREATE TABLE contract_db.t1 (id INT) USING parquet")
+        spark.sql("CREATE TABLE contract_db.t2 (id INT) USING parquet")
+        spark.range(1).createOrReplaceTempView("contract_listing_view")  # not a table
+        current, databases, tables, functions = internals.catalog_listing(spark)
+    finally:
+        spark.sql("DROP DATABASE contract_db CASCADE")
+    assert current == "default"
+    assert {"default", "contract_db"} <= set(databases)
+    assert sorted(tables["contract_db"]) == ["t1", "t2"]
+    assert "contract_listing_view" not in tables["default"]
+    assert {"abs", "count", "date_add"} <= set(functions)
+
+
+def test_has_cached_data_sees_cached_dataframes_and_persisted_rdds(spark):
+    spark.catalog.clearCache()
+    assert internals.has_cached_data(spark) is False
+    df = spark.range(5).cache()
+    df.count()
+    assert internals.has_cached_data(spark) is True
+    df.unpersist(blocking=True)
+    assert internals.has_cached_data(spark) is False
+    rdd = spark.sparkContext.parallelize([1, 2]).cache()
+    rdd.count()
+    try:
+        assert internals.has_cached_data(spark) is True
+    finally:
+        rdd.unpersist(blocking=True)
+    assert internals.has_cached_data(spark) is False
+
+
+def test_builder_options_are_what_the_builder_was_given():
+    builder = SparkSession.Builder().master("local[1]").appName("contract")
+    builder.config("spark.sql.shuffle.partitions", 3)
+    # builder_options falls back to {} without it: the private attribute itself must exist
+    options = builder._options
+    assert isinstance(options, dict) and options["spark.master"] == "local[1]"
+    assert internals.builder_options(builder) == {
+        "spark.master": "local[1]",
+        "spark.app.name": "contract",
+        "spark.sql.shuffle.partitions": "3",
+    }
+    remote = SparkSession.Builder().remote("sc://127.0.0.1:1")
+    assert internals.builder_options(remote)["spark.remote"] == "sc://127.0.0.1:1"
+    assert internals.builder_options(SparkSession.Builder()) == {}  # not shared between builders
+
+
+def test_connect_dataframes_explain_to_a_string():
+    from pyspark.sql.connect.dataframe import DataFrame as ConnectDataFrame
+
+    # physical_plan calls it without arguments on a Spark Connect DataFrame
+    explain = ConnectDataFrame._explain_string
+    inspect.signature(explain).bind(object())
+
+
 def test_streaming_listener_bridge_delivers_events(spark):
     events = []
 
@@ -209,12 +266,17 @@ def test_error_condition_of_a_captured_error(spark):
 def test_quiet_query_context_loggers():
     internals.quiet_query_context_loggers()  # before 4.0: nothing to quiet, no error
     if BEFORE_4_0:
+        assert internals.query_context_loggers() == []
         with pytest.raises(ImportError):
             import pyspark.logger  # noqa: F401
         return
     from pyspark.logger import PySparkLogger
 
     assert PySparkLogger.getLogger("SQLQueryContextLogger").level > 40
+    assert [lg.name for lg in internals.query_context_loggers()] == [
+        "SQLQueryContextLogger",
+        "DataFrameQueryContextLogger",
+    ]
 
 
 def test_show_classes_are_the_dataframes_that_print_rows(spark):
