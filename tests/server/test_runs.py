@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import nbformat
 import psutil
 import pytest
-from live_server import BASE_URL, Server
+from live_server import BASE_URL, Server, start_server, stop_server
 
 pytestmark = pytest.mark.timeout(600)  # kernels start slowly on a busy machine
 
@@ -137,6 +138,38 @@ def test_without_credentials_no_run(server: Server, notebooks: dict[str, Any]) -
             assert server.request("GET", f"{API}/{path}", token=token).status in (401, 403)
     assert server.request("GET", f"{API}/runs").json() == {"runs": []}
     assert not (server.root / "pyspark-kernel-runs").exists()
+
+
+DENY_EXECUTE = """
+from jupyter_server.auth.authorizer import Authorizer
+
+
+class NoKernelExecution(Authorizer):
+    def is_authorized(self, handler, user, action, resource):
+        return not (action == "execute" and resource == "kernels")
+
+
+c.ServerApp.authorizer_class = NoKernelExecution
+"""
+
+
+def test_an_authorizer_denying_kernel_execution_gets_403_and_no_run(tmp_path: Path) -> None:
+    """With the token, but the server's authorizer refuses ``execute`` on ``kernels``."""
+    config = tmp_path / "deny_execute_config.py"
+    config.write_text(DENY_EXECUTE)
+    (tmp_path / "server").mkdir()
+    denied = start_server(tmp_path / "server", f"--ServerApp.config_file={config}")
+    try:
+        nbformat.write(NOTEBOOKS["fails.ipynb"], str(denied.root / "fails.ipynb"))
+        response = post_run(denied, {"path": "fails.ipynb"})
+        assert response.status == 403, response.text
+        assert denied.request("DELETE", f"{API}/runs/0123456789abcdef").status == 403
+        # reading is still allowed: no run was made
+        assert denied.request("GET", f"{API}/runs").json() == {"runs": []}
+        assert denied.request("GET", f"{API}/status").json()["runs"] == []
+        assert not (denied.root / "pyspark-kernel-runs").exists()
+    finally:
+        stop_server(denied)
 
 
 @pytest.fixture(scope="module")
