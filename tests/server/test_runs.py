@@ -354,7 +354,7 @@ def test_status_lists_a_streaming_query_of_another_kernel(server: Server) -> Non
                 break
             assert time.monotonic() < deadline, json.dumps(status)[:3000]
             time.sleep(0.5)
-        assert entry["name"] == "pyspark"
+        assert (entry["name"], entry["run"]) == ("pyspark", None)
         assert entry["spark"]["state"] == "ready" and entry["spark"]["app_id"] == app_id
         assert entry["spark"]["ui_url"] == f"{BASE_URL}pyspark-kernel/sparkui/{kernel_id}/"
         (stream,) = entry["streams"]
@@ -384,6 +384,34 @@ def test_status_lists_a_streaming_query_of_another_kernel(server: Server) -> Non
         server.shutdown_kernel(kernel_id)
     kernels = server.request("GET", f"{API}/status").json()["kernels"]
     assert kernel_id not in [k["id"] for k in kernels]
+
+
+def test_status_lists_a_running_run_s_kernel_with_its_spark_state(
+    server: Server, runs: dict[str, dict[str, Any]]
+) -> None:
+    run_id = runs["shutdown"]["id"]
+    wait_marker(server, "shutdown-started")  # its long Spark job is being submitted
+    progress = json.loads(
+        (server.root / "pyspark-kernel-runs" / run_id / ".progress.json").read_text()
+    )
+    kernel_id = progress["kernel_id"]
+    deadline = time.monotonic() + 60
+    while True:
+        status = server.request("GET", f"{API}/status").json()
+        entry = next((k for k in status["kernels"] if k["run"] == run_id), None)
+        if entry and entry["active_jobs"]:
+            break
+        assert time.monotonic() < deadline, json.dumps(status)[:3000]
+        time.sleep(0.5)
+    assert (entry["id"], entry["name"]) == (kernel_id, "pyspark")
+    assert entry["spark"]["state"] == "ready"
+    assert entry["spark"]["app_id"].startswith("local-")
+    assert entry["spark"]["ui_url"] == f"{BASE_URL}pyspark-kernel/sparkui/{kernel_id}/"
+    assert [j["status"] for j in entry["active_jobs"]] == ["RUNNING"]  # the long job
+    assert entry["streams"] == []
+    assert run_id in [r["id"] for r in status["runs"]]
+    # The run's Spark UI is proxied like the server's own kernels'.
+    assert server.request("GET", entry["spark"]["ui_url"] + "jobs/").status == 200
 
 
 def test_server_shutdown_stops_runs(server: Server, runs: dict[str, dict[str, Any]]) -> None:
