@@ -6,9 +6,10 @@ kernels' Spark UI at ``{base_url}pyspark-kernel/sparkui/{kernel_id}/``. At load 
 puts its base URL and process id in the `SERVER_ENV` environment variable, which the
 kernels it starts inherit. A kernel whose parent process is that server, and whose
 connection file is named ``kernel-<id>.json`` (as Jupyter names them), shows that path
-(a link without scheme and host: it works wherever the browser reaches the server). Any
-other kernel (nbconvert, papermill, a terminal, a notebook run by the server extension)
-shows the Spark UI's own address, ``http://127.0.0.1:<port>``.
+(a link without scheme and host: it works wherever the browser reaches the server); so
+does the kernel of a notebook run by the server extension, whose runner passes the value on
+with its own process id. Any other kernel (nbconvert, papermill, a terminal) shows the
+Spark UI's own address, ``http://127.0.0.1:<port>``.
 
 The Spark UI itself is not reconfigured: the proxy tells it the prefix per request
 (``X-Forwarded-Context``), so its own address keeps working too.

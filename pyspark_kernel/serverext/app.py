@@ -27,13 +27,15 @@ class PySparkKernelServer(ExtensionApp):
         assert server is not None  # set before extensions are loaded
         # Kernels this server starts inherit it: they show their Spark UI through us.
         os.environ[SERVER_ENV] = server_env_value(server.base_url, os.getpid())
-        self.runs = NotebookRuns(root_dir=server.root_dir, parent=self, log=self.log)
+        self.runs = NotebookRuns(
+            root_dir=server.root_dir, runtime_dir=server.runtime_dir, parent=self, log=self.log
+        )
 
     def initialize_handlers(self) -> None:
         runs = {"runs": self.runs}
         self.handlers.extend(
             [
-                (SPARKUI_ROUTE, SparkUIHandler),
+                (SPARKUI_ROUTE, SparkUIHandler, runs),
                 (f"{API}/runs", RunsHandler, runs),
                 (rf"{API}/runs/(?P<run_id>{RUN_ID})", RunHandler, runs),
                 (f"{API}/status", StatusHandler, runs),

@@ -4,11 +4,15 @@ The server extension (`runs`) starts one runner per run and keeps its stdin: a l
 ``cancel`` on it, or its end (the server went away), stops the run. The runner injects the
 parameters (`parameters`), executes the notebook with nbclient on its own kernel, writes
 the executed copy after every cell and a small progress file (atomically) that the server
-reads. A run that is stopped (cancelled, or its ``timeout`` passed) interrupts its kernel,
+reads. The kernel's connection file goes in the server's runtime folder, named as the
+server names its kernels', and the kernel learns the server's base URL (`SERVER_ENV`, with
+the runner's process id as its parent's): so it writes a status file there as the server's
+own kernels do, and the server lists it in ``GET status`` and proxies its Spark UI. A run
+that is stopped (cancelled, or its ``timeout`` passed) interrupts its kernel,
 so the running cell's Spark jobs are cancelled, then shuts the kernel down.
 
 SPEC is a JSON file: ``{"id", "notebook", "output", "progress", "parameters", "timeout",
-"kernel", "cwd"}``; ``notebook`` is the notebook to run (a copy the server made);
+"kernel", "cwd", "runtime_dir"}``; ``notebook`` is the notebook to run (a copy the server made);
 ``timeout`` counts from when the kernel is ready (its start is bounded by
 `STARTUP_TIMEOUT`).
 """
@@ -18,19 +22,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 import pyspark_kernel.runtime_status as runtime_status
 import pyspark_kernel.serverext.parameters as parameters
+from pyspark_kernel.ui_proxy import SERVER_ENV, server_env_value
 
 log = logging.getLogger("pyspark_kernel.runner")
 
@@ -62,7 +70,14 @@ class Runner:
         self.cells_done = 0
         self.error: dict[str, Any] | None = None
         self.reason: str | None = None  # "cancelled" or "timeout" once stopped
-        self.km = AsyncKernelManager(kernel_name=spec.get("kernel") or "pyspark")
+        kernel_id = str(uuid.uuid4())
+        runtime = Path(spec.get("runtime_dir") or jupyter_runtime_dir())
+        runtime.mkdir(parents=True, exist_ok=True)
+        self.km = AsyncKernelManager(
+            kernel_name=spec.get("kernel") or "pyspark",
+            kernel_id=kernel_id,
+            connection_file=str(runtime / f"kernel-{kernel_id}.json"),
+        )
         self.client = NotebookClient(
             self.nb,
             km=self.km,
@@ -150,6 +165,7 @@ class Runner:
     # -- nbclient hooks ----------------------------------------------------------------------
     def _on_notebook_start(self, notebook: Any) -> None:
         """The kernel is ready: the run's `timeout` counts from now."""
+        self._report("running")  # with the kernel's process
         timeout = self.spec.get("timeout")
         if timeout and self._loop is not None:
             self._loop.call_later(float(timeout), self.stop, "timeout")
@@ -211,15 +227,27 @@ class Runner:
                 "cells_total": self.cells_total,
                 "error": self.error,
                 "kernel_pid": pid,
+                "kernel_id": self.km.kernel_id,
                 "ended": ended,
             },
         )
+
+
+def as_kernel_parent() -> None:
+    """Make the run's kernel see the server that started this runner (`SERVER_ENV`, which
+    the runner inherited) as its parent: the runner's process id replaces the server's."""
+    try:
+        base_url = json.loads(os.environ[SERVER_ENV])["base_url"]
+    except (KeyError, ValueError, TypeError):  # not started by a server with the extension
+        return
+    os.environ[SERVER_ENV] = server_env_value(base_url, os.getpid())
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    as_kernel_parent()
     try:
         runner = Runner(spec)
     except Exception as exc:  # an unreadable notebook, an unknown kernel

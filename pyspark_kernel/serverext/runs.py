@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import nbformat
+from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
@@ -55,6 +56,7 @@ class Run:
     output: Path  # the executed copy
     output_path: str  # `output` relative to the server's root when inside it
     cwd: str
+    runtime_dir: str  # where its kernel's connection and status files go
     created: float = field(default_factory=time.time)
     status: str = "queued"
     started: float | None = None
@@ -119,9 +121,10 @@ class NotebookRuns(LoggingConfigurable):
         4.5, help="Seconds a cancelled run gets to stop before its processes are killed."
     ).tag(config=True)
 
-    def __init__(self, root_dir: str, **kwargs: Any) -> None:
+    def __init__(self, root_dir: str, runtime_dir: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.root_dir = Path(root_dir).resolve()
+        self.runtime_dir = runtime_dir or jupyter_runtime_dir()
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -172,6 +175,7 @@ class NotebookRuns(LoggingConfigurable):
             output=output,
             output_path=self._shown_path(output),
             cwd=str(source_dir if source_dir.is_dir() else folder),
+            runtime_dir=self.runtime_dir,
         )
         self._runs[run_id] = run
         self._forget_old()
@@ -227,6 +231,7 @@ class NotebookRuns(LoggingConfigurable):
             "timeout": run.timeout,
             "kernel": run.kernel,
             "cwd": run.cwd,
+            "runtime_dir": run.runtime_dir,
         }
         spec_file = run.folder / ".run.json"
         spec_file.write_text(json.dumps(spec, indent=1), encoding="utf-8")

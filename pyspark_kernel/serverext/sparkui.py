@@ -116,6 +116,9 @@ class SparkUIHandler(JupyterHandler):
 
     auth_resource = "kernels"
 
+    def initialize(self, runs: Any) -> None:
+        self.runs = runs
+
     @web.authenticated
     @authorized(action="read", resource="kernels")
     async def get(self, kernel_id: str, path: str | None = None) -> None:
@@ -127,7 +130,7 @@ class SparkUIHandler(JupyterHandler):
         await self._proxy(kernel_id, path or "/")
 
     async def _proxy(self, kernel_id: str, path: str) -> None:
-        kernel = kernels.find(self.kernel_manager, kernel_id)
+        kernel = kernels.find(self.kernel_manager, kernel_id, self.runs.list())
         if kernel is None:
             raise web.HTTPError(404, f"no pyspark kernel {kernel_id} on this server")
         port = kernel.ui_port

@@ -1,6 +1,7 @@
 """``GET {base_url}pyspark-kernel/api/status``: every running ``pyspark`` kernel of this
-server with its Spark state, app id, Spark UI link, active jobs and active streaming
-queries (what a dashboard polls)."""
+server (its kernel manager's, and those of its notebook runs, named by ``run``) with its
+Spark state, app id, Spark UI link, active jobs and active streaming queries (what a
+dashboard polls)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ async def kernel_entry(kernel: kernels.PySparkKernel, base_url: str) -> dict[str
     entry: dict[str, Any] = {
         "id": kernel.id,
         "name": kernel.name,
+        "run": kernel.run,
         "execution_state": kernel.model.get("execution_state"),
         "last_activity": kernel.model.get("last_activity"),
         "connections": kernel.model.get("connections"),
@@ -85,7 +87,7 @@ class StatusHandler(APIHandler):
     @web.authenticated
     @authorized(action="read", resource="kernels")
     async def get(self) -> None:
-        found = kernels.find_all(self.kernel_manager)
+        found = kernels.find_all(self.kernel_manager, self.runs.list())
         entries = await asyncio.gather(*(kernel_entry(k, self.base_url) for k in found))
         self.finish(
             {

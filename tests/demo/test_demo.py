@@ -183,3 +183,33 @@ def test_the_pipeline_notebook_needs_opensearch_and_the_demo_stops_only_what_it_
         assert env == {}
     assert capsys.readouterr().out == f"opensearch: using ELASTICSEARCH_URL={opensearch_node.url}\n"
     assert opensearch_node.status() is not None  # not the demo's to stop
+
+
+@pytest.mark.opensearch
+@pytest.mark.timeout(300)
+def test_the_demo_starts_a_local_opensearch_node_and_stops_only_that(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pyspark_kernel.paths import cache_root
+    from pyspark_kernel.services.opensearch import OpenSearchNode, get_json
+
+    cache = tmp_path / "cache"  # no node runs from it; the jars already resolved are used
+    cache.mkdir()
+    (cache / "jars").symlink_to(cache_root() / "jars", target_is_directory=True)
+    monkeypatch.setenv("PYSPARK_KERNEL_CACHE", str(cache))
+    for name in ("OPENSEARCH_URL", "ELASTICSEARCH_URL", "PIPELINE_OPENSEARCH"):
+        monkeypatch.delenv(name, raising=False)
+
+    with services({"opensearch"}) as env:
+        state = OpenSearchNode().status()
+        assert state is not None and env == {"OPENSEARCH_URL": state.address}
+        assert get_json(f"{state.address}/_cluster/health")["status"] == "green"
+        with services({"opensearch"}) as again:  # running already: used, not stopped
+            assert again == env
+        assert OpenSearchNode().status() == state
+    assert OpenSearchNode().status() is None
+    assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if _mentions(p, cache)]
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "opensearch: starting..."
+    assert re.fullmatch(r"opensearch: started in \d+ s", printed[1]), printed
+    assert printed[2:] == ["opensearch: using the running server...", "opensearch: stopped"]

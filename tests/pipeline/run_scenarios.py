@@ -138,7 +138,14 @@ def facts(spark: SparkSession, bootstrap: str, s: dict[str, Any]) -> dict[str, A
         ),
         "search_count": search.count(s["index"], s["search_url"]),
         "search_docs": search.read_index(s["index"], s["search_url"]),
+        "search_mapping": search_mapping(s["index"], s["search_url"]),
     }
+
+
+def search_mapping(index: str, url: str) -> dict[str, Any]:
+    """The mapping the index has (the one the pipeline created before its first batch)."""
+    with search.connect(url) as client:
+        return dict(client.indices.get_mapping(index=index)[index]["mappings"])
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ import pytest
 from pipeline.expected import documents, quarantined_ids
 
 from pyspark_kernel.pipeline import events as ev
+from pyspark_kernel.pipeline import search
 
 # One Spark subprocess for all scenarios: its setup can take minutes on a busy machine.
 pytestmark = [
@@ -95,6 +96,15 @@ def test_the_search_index_holds_each_valid_event_once_in_its_last_version(result
     assert facts["search_docs"] == expected
     bad_ids = quarantined_ids(sent)
     assert bad_ids and not bad_ids & set(facts["search_docs"])  # nothing of a bad record
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_the_search_index_has_the_mapping_created_up_front(results, name):
+    # strict, keyword ids, a date event time: not what OpenSearch would guess from the
+    # first documents (text ids with a keyword sub-field, no "dynamic": "strict")
+    mapping = results[name]["search_mapping"]
+    assert mapping == search.MAPPING
+    assert mapping["properties"]["event_time"] == {"type": "date"}
 
 
 def test_stopped_mid_stream_then_restarted_from_the_checkpoint(results):

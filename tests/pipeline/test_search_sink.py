@@ -1,6 +1,8 @@
 """The search-index sink against the session's real OpenSearch node, with real DataFrames:
 the mapping made up front, upserts by ``event_id`` (the last version wins, a replay changes
-nothing), a partial bulk failure failing the batch, an unreachable server in one line."""
+nothing), a partial bulk failure failing the batch (called directly, and in a running
+streaming query, whose checkpoint then has the batch planned but not committed), an
+unreachable server in one line."""
 
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ def test_the_mapping_is_created_up_front_once(opensearch_node, index):
         assert search.ensure_index(client, index) is False
         mapping = client.indices.get_mapping(index=index)[index]["mappings"]
         health = client.cluster.health(index=index)["status"]
+    assert mapping == search.MAPPING  # as given: OpenSearch added nothing
     assert mapping["dynamic"] == "strict"
     assert mapping["properties"]["event_id"] == {"type": "keyword"}
     assert mapping["properties"]["user_id"] == {"type": "keyword"}
@@ -92,6 +95,40 @@ def test_a_partial_bulk_failure_fails_the_batch_and_names_the_document(
     assert "\n" not in message
     assert sink.written == [] and called == []  # not reported as written
     assert search.count(index, url) == 1  # OpenSearch took the other one: a retry rewrites it
+
+
+def test_a_partial_bulk_failure_in_a_running_query_leaves_its_batch_uncommitted(
+    spark, opensearch_node, index, tmp_path
+):
+    from pyspark.errors import StreamingQueryException
+
+    url = opensearch_node.url
+    with search.connect(url) as client:  # an index whose user_id takes numbers only
+        client.indices.create(index=index, body={"mappings": {"properties": {
+            "user_id": {"type": "integer"}}}})  # fmt: skip
+    source, checkpoint = tmp_path / "source", tmp_path / "checkpoint"
+    rows = batch(spark, ("a", "123", 1.0, 0), ("b", "user_002", 2.0, 1))
+    rows.coalesce(1).write.parquet(str(source))
+    sink = search.SearchUpsert("events_search", index, url)
+    query = (
+        spark.readStream.schema(rows.schema).parquet(str(source))
+        .writeStream.foreachBatch(sink)
+        .option("checkpointLocation", str(checkpoint))
+        .start()
+    )  # fmt: skip
+    try:
+        with pytest.raises(StreamingQueryException) as failed:
+            query.awaitTermination(120)
+    finally:
+        query.stop()
+    assert not query.isActive
+    message = str(failed.value)
+    assert "batch 0 of events_search not written: 1 of 2 documents not written" in message
+    assert "b: 400 mapper_parsing_exception: failed to parse field [user_id]" in message
+    # planned (offsets/0) but not committed: a restart from the checkpoint runs it again
+    assert (checkpoint / "offsets" / "0").is_file()
+    assert not (checkpoint / "commits" / "0").exists()
+    assert sink.written == []
 
 
 def test_an_unreachable_server_is_a_short_error(spark):

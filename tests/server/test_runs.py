@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import nbformat
 import psutil
 import pytest
-from live_server import BASE_URL, Server
+from live_server import BASE_URL, Server, start_server, stop_server
 
 pytestmark = pytest.mark.timeout(600)  # kernels start slowly on a busy machine
 
@@ -137,6 +138,38 @@ def test_without_credentials_no_run(server: Server, notebooks: dict[str, Any]) -
             assert server.request("GET", f"{API}/{path}", token=token).status in (401, 403)
     assert server.request("GET", f"{API}/runs").json() == {"runs": []}
     assert not (server.root / "pyspark-kernel-runs").exists()
+
+
+DENY_EXECUTE = """
+from jupyter_server.auth.authorizer import Authorizer
+
+
+class NoKernelExecution(Authorizer):
+    def is_authorized(self, handler, user, action, resource):
+        return not (action == "execute" and resource == "kernels")
+
+
+c.ServerApp.authorizer_class = NoKernelExecution
+"""
+
+
+def test_an_authorizer_denying_kernel_execution_gets_403_and_no_run(tmp_path: Path) -> None:
+    """With the token, but the server's authorizer refuses ``execute`` on ``kernels``."""
+    config = tmp_path / "deny_execute_config.py"
+    config.write_text(DENY_EXECUTE)
+    (tmp_path / "server").mkdir()
+    denied = start_server(tmp_path / "server", f"--ServerApp.config_file={config}")
+    try:
+        nbformat.write(NOTEBOOKS["fails.ipynb"], str(denied.root / "fails.ipynb"))
+        response = post_run(denied, {"path": "fails.ipynb"})
+        assert response.status == 403, response.text
+        assert denied.request("DELETE", f"{API}/runs/0123456789abcdef").status == 403
+        # reading is still allowed: no run was made
+        assert denied.request("GET", f"{API}/runs").json() == {"runs": []}
+        assert denied.request("GET", f"{API}/status").json()["runs"] == []
+        assert not (denied.root / "pyspark-kernel-runs").exists()
+    finally:
+        stop_server(denied)
 
 
 @pytest.fixture(scope="module")
@@ -321,7 +354,7 @@ def test_status_lists_a_streaming_query_of_another_kernel(server: Server) -> Non
                 break
             assert time.monotonic() < deadline, json.dumps(status)[:3000]
             time.sleep(0.5)
-        assert entry["name"] == "pyspark"
+        assert (entry["name"], entry["run"]) == ("pyspark", None)
         assert entry["spark"]["state"] == "ready" and entry["spark"]["app_id"] == app_id
         assert entry["spark"]["ui_url"] == f"{BASE_URL}pyspark-kernel/sparkui/{kernel_id}/"
         (stream,) = entry["streams"]
@@ -351,6 +384,34 @@ def test_status_lists_a_streaming_query_of_another_kernel(server: Server) -> Non
         server.shutdown_kernel(kernel_id)
     kernels = server.request("GET", f"{API}/status").json()["kernels"]
     assert kernel_id not in [k["id"] for k in kernels]
+
+
+def test_status_lists_a_running_run_s_kernel_with_its_spark_state(
+    server: Server, runs: dict[str, dict[str, Any]]
+) -> None:
+    run_id = runs["shutdown"]["id"]
+    wait_marker(server, "shutdown-started")  # its long Spark job is being submitted
+    progress = json.loads(
+        (server.root / "pyspark-kernel-runs" / run_id / ".progress.json").read_text()
+    )
+    kernel_id = progress["kernel_id"]
+    deadline = time.monotonic() + 60
+    while True:
+        status = server.request("GET", f"{API}/status").json()
+        entry = next((k for k in status["kernels"] if k["run"] == run_id), None)
+        if entry and entry["active_jobs"]:
+            break
+        assert time.monotonic() < deadline, json.dumps(status)[:3000]
+        time.sleep(0.5)
+    assert (entry["id"], entry["name"]) == (kernel_id, "pyspark")
+    assert entry["spark"]["state"] == "ready"
+    assert entry["spark"]["app_id"].startswith("local-")
+    assert entry["spark"]["ui_url"] == f"{BASE_URL}pyspark-kernel/sparkui/{kernel_id}/"
+    assert [j["status"] for j in entry["active_jobs"]] == ["RUNNING"]  # the long job
+    assert entry["streams"] == []
+    assert run_id in [r["id"] for r in status["runs"]]
+    # The run's Spark UI is proxied like the server's own kernels'.
+    assert server.request("GET", entry["spark"]["ui_url"] + "jobs/").status == 200
 
 
 def test_server_shutdown_stops_runs(server: Server, runs: dict[str, dict[str, Any]]) -> None:
