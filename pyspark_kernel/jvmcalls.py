@@ -1,7 +1,7 @@
 """Counting the calls made to the driver JVM by anything but the kernel's own hooks.
 
 When a cell made no such call, it cannot have run a Spark job or changed a temporary view,
-so the hooks skip asking the JVM (a trivial cell then costs two JVM calls, not a dozen).
+so the hooks skip asking the JVM (a trivial cell then costs three JVM calls, not a dozen).
 Calls that may change the session's temporary views are counted apart (`may_change_views`),
 so the views listed once stay current, for the next cell as for this one, until such a call
 is made by a cell or any other thread (a listener, a user's thread).
