@@ -52,14 +52,35 @@ def test_pandas_on_spark_frames_and_series_are_previewed_typed_with_their_index(
 
 
 def test_the_kernels_own_preview_of_pandas_on_spark_is_silent(kernel):
-    # A default index makes Spark warn "WindowExec: No Partition Defined" on every preview
-    # job; those are the kernel's jobs, not the cell's.
-    run = kernel.run("psdf2 = ps.range(5)\nmore = psdf2 + 1")
-    assert run.status == "ok", run.error
-    assert "WindowExec" not in run.stream("stderr")
-    assert run.data(PROGRESS) == []
-    assert len(tables(run)) == 1
-    assert kernel.value("__import__('pyspark_kernel').last_record()['spark_job_ids']") == []
+    # A "sequence" default index makes Spark warn "WindowExec: No Partition Defined" on
+    # every job over the frame; with progress shown at once, the kernel's preview jobs
+    # would show progress and their WARN lines: they are the kernel's jobs, not the cell's.
+    settings = "__import__('pyspark_kernel').current().settings"
+    kernel.run(f"{settings}.progress_after = 0; {settings}.progress_keep_after = 0")
+    runs, job_ids = [], []
+    try:
+        for code in (
+            "import pyspark.pandas as ps\n"
+            "ps.set_option('compute.default_index_type', 'sequence')\n"
+            "psdf2 = ps.range(5)\nmore = psdf2 + 1",
+            "more",  # previewed as the cell's value (the assigned one waits: a window)
+        ):
+            runs.append(kernel.run(code))
+            job_ids.append(
+                kernel.value("__import__('pyspark_kernel').last_record()['spark_job_ids']")
+            )
+    finally:
+        kernel.run(
+            "ps.reset_option('compute.default_index_type')\n"
+            f"{settings}.progress_after = 1.0; {settings}.progress_keep_after = 2.0"
+        )
+    assert [len(tables(run)) for run in runs] == [1, 1]
+    assert tables(runs[1])[0]["rows"] == [[i, i + 1] for i in range(5)]  # its jobs ran
+    for run in runs:
+        assert run.status == "ok", run.error
+        assert not re.search(r"WARN|WindowExec", run.stream("stderr")), run.stream("stderr")
+        assert run.data(PROGRESS) == []
+    assert job_ids == [[], []]
 
 
 def test_a_python_worker_error_ends_with_its_own_exception_line(kernel):
