@@ -94,6 +94,19 @@ def test_a_python_worker_error_ends_with_its_own_exception_line(kernel):
     assert run.status == "error"
     assert run.error["ename"] == "PythonException"
     assert run.error["evalue"].endswith("ValueError: the real cause")
+    # An applyInPandas whose output does not fit its schema: the worker's own check fails
+    run = kernel.run(
+        "grouped = spark.createDataFrame([(1, 1.0), (2, 2.0)], ('id', 'v')).groupBy('id')\n"
+        "grouped.applyInPandas(lambda pdf: pdf[['v']], schema='id long, v double').collect()"
+    )
+    assert run.status == "error"
+    assert run.error["ename"] == "PythonException"
+    last = run.error["evalue"].splitlines()[-1]
+    assert re.search(
+        r"PySparkRuntimeError: \[RESULT_COLUMN\w+\] Column names of the returned .+ "
+        r"do not match specified schema\. Missing: id\.$",
+        last,
+    ), run.error["evalue"]
 
 
 def test_show_and_display_are_not_followed_by_a_second_table(kernel):
@@ -146,6 +159,10 @@ def test_a_session_the_user_stops_is_replaced_without_noise(kernel):
     assert run.status == "ok", run.error
     assert run.stream("stderr") == ""
     assert "3" in run.of_type("execute_result")[0]["content"]["data"]["text/plain"]
+    # `sc` is re-bound with `spark`: the new session's context, and it runs jobs.
+    run = kernel.run("print(sc is spark.sparkContext, sc.parallelize([1]).count())")
+    assert run.status == "ok", run.error
+    assert run.stream("stdout").strip() == "True 1"
     # The session a cell builds itself after a stop is the one bound to `spark`.
     run = kernel.run(
         "from pyspark.sql import SparkSession\n"
@@ -156,6 +173,7 @@ def test_a_session_the_user_stops_is_replaced_without_noise(kernel):
     run = kernel.run("print(spark is mine, spark.range(4).count())")
     assert run.status == "ok", run.error
     assert run.stream("stdout").strip() == "True 4"
+    assert kernel.value("sc is mine.sparkContext and sc.parallelize([1]).count() == 1") is True
     assert not re.search(r"could not prepare|NoneType", run.stream("stderr"))
 
 
@@ -313,6 +331,20 @@ def test_interrupt_and_timeout_errors_do_not_point_to_a_trace(kernel):
     finally:
         kernel.run("%spark timeout 0")
     assert run.status == "error" and run.error["ename"] == "CellTimeout"
+    assert "%spark trace" not in "\n".join(run.error["traceback"])
+    interrupted = {}
+
+    def interrupt_once_the_job_runs(elapsed, messages):
+        if elapsed > 2 and not interrupted:
+            interrupted["at"] = elapsed
+            kernel.km.interrupt_kernel()
+
+    run = kernel.run(
+        "spark.range(2, numPartitions=2).foreach(lambda _: __import__('time').sleep(30))",
+        during=interrupt_once_the_job_runs,
+    )
+    assert run.status == "error" and run.error["ename"] == "KeyboardInterrupt"
+    assert run.seconds < 20
     assert "%spark trace" not in "\n".join(run.error["traceback"])
 
 
