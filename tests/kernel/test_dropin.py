@@ -6,6 +6,7 @@ import re
 import uuid
 
 import pytest
+from kernel_client import Kernel
 
 pytestmark = pytest.mark.core  # also run on the oldest and newest supported pyspark
 
@@ -219,6 +220,31 @@ def test_managed_tables_go_to_the_data_folder_not_the_notebooks(kernel):
         assert f"-Dderby.system.home={data}/derby" in derby
     finally:
         kernel.run(f"spark.sql('DROP TABLE {name}')")
+
+
+def test_managed_tables_with_hive_support_stay_out_of_the_notebooks_folder(tmp_path):
+    # PySpark's jars carry Hive's classes: Hive support needs no download. A table saved
+    # in one session is read by the next (a new driver JVM) with the same data folder.
+    data, folder = tmp_path / "data", tmp_path / "notebooks"
+    folder.mkdir()
+    k = Kernel(
+        env={"PYSPARK_KERNEL_DATA": str(data)},
+        extra_arguments=["--SparkSettings.conf", "spark.sql.catalogImplementation=hive"],
+        cwd=str(folder),
+    )
+    try:
+        assert k.value("spark.conf.get('spark.sql.catalogImplementation')") == "hive"
+        first_jvm = k.jvm_pid()
+        run = k.run("spark.range(3).write.saveAsTable('kept')")
+        assert run.status == "ok", run.error
+        assert k.run("%spark restart").status == "ok"
+        assert k.jvm_pid() != first_jvm
+        assert k.value("spark.table('kept').count()") == 3
+    finally:
+        k.shutdown()
+    assert list(folder.iterdir()) == []  # no spark-warehouse/, metastore_db/, derby.log
+    assert (data / "spark-warehouse" / "kept").is_dir()
+    assert (data / "derby" / "metastore_db").is_dir() and (data / "derby" / "derby.log").is_file()
 
 
 def test_a_streaming_querys_memory_sink_is_not_a_result(kernel):
