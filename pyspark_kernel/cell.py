@@ -19,6 +19,7 @@ from typing import Any
 import pyspark_kernel.errors as errors
 import pyspark_kernel.jvmcalls as jvmcalls
 import pyspark_kernel.remote as remote
+import pyspark_kernel.spark_internals as internals
 
 from .binding import SessionBinding, needs_spark
 from .capture import CellCapture, JvmOutputRouter
@@ -138,6 +139,7 @@ class CellLife:
             sc.setJobDescription(description)
             if not self._thread_ready:
                 sc.setInterruptOnCancel(True)
+                internals.activate_on_this_thread(spark)
                 self._thread_ready = True
             return CellProgress(
                 jobs,

@@ -43,7 +43,7 @@ from typing import Any, Protocol
 
 import pyspark_kernel.spark_internals as internals
 
-from .config import SAFE_DEFAULTS
+from .config import SAFE_DEFAULTS, WAREHOUSE, data_folders
 from .paths import cache_root
 
 log = logging.getLogger(__name__)
@@ -528,11 +528,14 @@ def _build_launcher(java: str, key: ArchiveKey) -> Path | None:
 
 def build_conf(tmp: Path, conf: Mapping[str, str], key: ArchiveKey) -> dict[str, str]:
     """The settings of the JVM that writes the archive: the kernel's safe defaults, the
-    user's class path and options, a heap in the same mode, and the dump."""
+    user's class path and options, a heap in the same mode, and the dump. Its warm-up
+    lists the catalog, which creates the warehouse folder: the kernel's, not one in the
+    folder the build was started from (the notebook's)."""
     out = {
         **SAFE_DEFAULTS,
         "spark.master": "local[*]",
         "spark.app.name": "pyspark-kernel-classdata",
+        WAREHOUSE: data_folders()[WAREHOUSE],
     }
     for name in KEY_SETTINGS:
         if conf.get(name):

@@ -73,6 +73,7 @@ _SIZE_KEYS = (
 _INT_KEYS = ("spark.executor.cores", "spark.driver.cores", "spark.sql.shuffle.partitions")
 
 
+WAREHOUSE = "spark.sql.warehouse.dir"
 _DRIVER_JAVA = "spark.driver.extraJavaOptions"
 _DERBY_HOME = "-Dderby.system.home="
 
@@ -84,7 +85,7 @@ def data_folders() -> dict[str, str]:
     root = data_root()
     (root / "derby").mkdir(parents=True, exist_ok=True)  # Derby writes derby.log there
     return {
-        "spark.sql.warehouse.dir": str(root / "spark-warehouse"),
+        WAREHOUSE: str(root / "spark-warehouse"),
         _DRIVER_JAVA: f"{_DERBY_HOME}{root / 'derby'}",
     }
 

@@ -128,6 +128,18 @@ def context_stopped(spark: Any) -> bool:
     return sc is None or sc._jsc is None
 
 
+def activate_on_this_thread(spark: Any) -> None:
+    """Make the classic `spark` the JVM's active session of the calling thread, as the
+    builder does on the thread that builds it: ``SparkSession.getActiveSession()`` (which
+    pandas-on-Spark asks first) then finds it instead of calling the builder, whose
+    ``getOrCreate`` warns "Using an existing Spark session" on an existing session."""
+    from pyspark.sql import SparkSession
+
+    find = getattr(SparkSession, "_get_j_spark_session_class", None)  # 4.0 on; 3.5: jvm's
+    jclass = find(spark._jvm) if find is not None else spark._jvm.SparkSession
+    jclass.setActiveSession(spark._jsparkSession)
+
+
 def live_user_session() -> Any:
     """The classic session a cell built with the builder after a stop, if it is alive."""
     from pyspark.sql import SparkSession

@@ -16,12 +16,14 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    """A real local SparkSession for tests of pure functions that need DataFrames."""
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real local SparkSession for tests of pure functions that need DataFrames (its
+    warehouse in a temporary folder: not ``spark-warehouse/`` where pytest runs)."""
     from pyspark.sql import SparkSession
 
     session = (
         SparkSession.builder.master("local[2]")
+        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.host", "127.0.0.1")

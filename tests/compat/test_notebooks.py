@@ -2,10 +2,12 @@
 ``pyspark`` kernel and a plain ``python3`` ipykernel with PySpark, cell by cell:
 
 - stdout and the names of errors are identical;
-- the ``pyspark`` kernel's stderr has no line the plain kernel's lacks, Spark's own log
-  lines (of the user's jobs) and the kernel's documented lines aside;
-- every output of the plain kernel is there too, but where the kernel shows a table (a
-  DataFrame as a cell's value); only the kernel's documented outputs are extra.
+- the ``pyspark`` kernel's stderr has no line the plain kernel's lacks: a Spark log line
+  only where the plain kernel logged the same message in the same cell, and the kernel's
+  documented lines;
+- every output of the plain kernel is there too, but where the kernel shows a table for
+  a frame's repr (a DataFrame or a pandas-on-Spark one as a cell's value); only the
+  kernel's documented outputs are extra.
 
 One kernel of each kind runs the first four notebooks in turn (they share it as a user's
 kernel would); the Spark Connect one gets a fresh pair and a Connect server.
@@ -30,12 +32,13 @@ PROGRESS = "application/vnd.pyspark-kernel.progress.v1+json"
 STREAM = "application/vnd.pyspark-kernel.stream.v1+json"
 KERNEL_MIMES = {TABLE, PROGRESS, STREAM}
 
-# Spark's log lines (and their continuation lines), which either kernel prints at its own
-# moment; and what the kernel itself documents (folded task failures, notes).
-SPARK_LOG = re.compile(
-    r"^(\d\d/\d\d/\d\d \d\d:\d\d:\d\d |\s|Caused by|\w+(\.\w+)+(Exception|Error)\b)"
-)
+# A line of Spark's log, and the lines that continue one (a stack trace, its causes).
+SPARK_LOG = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (?P<message>.*)$")
+CONTINUATION = re.compile(r"^(\s|Caused by|\w+(\.\w+)+(Exception|Error)\b)")
+# What the kernel itself documents (folded task failures, notes).
 KERNEL_LINE = re.compile(r"^(Spark: \d+ task failures?: |pyspark-kernel: )")
+# What differs between two runs of the same Spark work: ids, ports, stage and task numbers.
+IDS = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|\d+")
 # Numbers that measure time ("Ran 2 tests in 0.412s").
 TIMING = re.compile(r"\d+\.\d+s\b")
 
@@ -84,22 +87,44 @@ def compare(path: Path, kernel: Run, plain: Run) -> list[str]:
             problems.append(f"{where}: error {kernel.error(i)} vs plain {plain.error(i)}")
         if kernel.stdout(i) != plain.stdout(i):
             problems.append(f"{where}: stdout {kernel.stdout(i)!r} vs plain {plain.stdout(i)!r}")
-        plain_lines = set(plain.stderr_lines(i))
-        for line in kernel.stderr_lines(i):
-            if (
-                line not in plain_lines
-                and not SPARK_LOG.match(line)
-                and not KERNEL_LINE.match(line)
-            ):
-                problems.append(f"{where}: stderr line only here: {line!r}")
+        problems += [
+            f"{where}: stderr line only here: {line!r}"
+            for line in stderr_only_here(kernel.stderr_lines(i), plain.stderr_lines(i))
+        ]
         problems += compare_displays(where, kernel.displays(i), plain.displays(i))
     return problems
+
+
+def stderr_only_here(kernel: list[str], plain: list[str]) -> list[str]:
+    """The kernel's stderr lines the plain kernel's lacks. A Spark log line passes when the
+    plain kernel logged the same message in the same cell (ids and numbers aside), with
+    the lines that continue it; the kernel's own documented lines pass."""
+    logged = {_spark_message(line) for line in plain} - {None}
+    extra, accepted = [], False
+    for line in kernel:
+        message = _spark_message(line)
+        if message is not None:
+            accepted = message in logged
+        elif not (accepted and CONTINUATION.match(line)):
+            accepted = False
+            if line in plain or KERNEL_LINE.match(line):
+                continue
+        if not accepted:
+            extra.append(line)
+    return extra
+
+
+def _spark_message(line: str) -> str | None:
+    """A Spark log line's message with its ids and numbers masked; None for other lines."""
+    match = SPARK_LOG.match(line)
+    return IDS.sub("N", match["message"]) if match else None
 
 
 def compare_displays(
     where: str, kernel: list[dict[str, Any]], plain: list[dict[str, Any]]
 ) -> list[str]:
-    """Every plain output is there too (a table may stand for a DataFrame's repr); the
+    """Every plain output is there too (a table may stand for a DataFrame's repr: a
+    classic or Connect DataFrame's, a pandas or pandas-on-Spark frame's or Series'); the
     kernel adds only its own mime types and one-line notes."""
     problems = []
     ours = [d for d in kernel if not KERNEL_MIMES & set(d) and d and not _note(d)]
@@ -107,7 +132,7 @@ def compare_displays(
     for data in plain:
         if any(_same(data, d) for d in ours):
             continue
-        if tables:  # the kernel showed the DataFrame (classic, Connect or pandas-on-Spark)
+        if tables and _frame_repr(data):  # the kernel showed the frame as a table
             tables.pop(0)
             continue
         problems.append(
@@ -124,8 +149,29 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return set(a) == set(b) and a.get("text/plain") == b.get("text/plain")
 
 
+def _frame_repr(data: dict[str, Any]) -> bool:
+    """A DataFrame's repr (``DataFrame[a: int]``), a pandas(-on-Spark) frame's (an HTML
+    table of class "dataframe") or a Series' (ending in its dtype)."""
+    text, html = str(data.get("text/plain", "")), str(data.get("text/html", ""))
+    return (
+        text.startswith("DataFrame[")
+        or 'class="dataframe"' in html
+        or re.search(r"dtype: \w+$", text.rstrip()) is not None
+    )
+
+
 def _note(data: dict[str, Any]) -> bool:
     return set(data) == {"text/plain"} and str(data["text/plain"]).startswith("pyspark-kernel: ")
+
+
+def as_a_user_runs_it(**extra: str) -> dict[str, str]:
+    """This process's environment without pytest's marker, with `extra`: with the marker,
+    ipykernel leaves what the process writes to its file descriptors (a plain kernel's
+    JVM log lines) out of the cells, which a user's kernel shows."""
+    return {
+        **{k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"},
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +180,10 @@ def kernels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any
     a folder of its own (as a notebook's folder: a plain session puts its warehouse there)."""
     started = [
         start_new_kernel(
-            kernel_name=name, startup_timeout=120, cwd=str(tmp_path_factory.mktemp(name))
+            kernel_name=name,
+            startup_timeout=120,
+            cwd=str(tmp_path_factory.mktemp(name)),
+            env=as_a_user_runs_it(),
         )
         for name in ("pyspark", "python3")
     ]
@@ -184,7 +233,7 @@ def test_spark_connect_notebook_runs_the_same_on_both_kernels(
 ) -> None:
     # Fresh kernels: a plain kernel that already has a local session cannot build a Connect
     # one (SESSION_ALREADY_EXIST); the pyspark kernel moves its idle local session there.
-    env = {**os.environ, "SPARK_CONNECT_URL": connect_url}
+    env = as_a_user_runs_it(SPARK_CONNECT_URL=connect_url)
     started = []
     for name in ("pyspark", "python3"):
         (tmp_path / name).mkdir()

@@ -192,9 +192,12 @@ def test_two_kernels_starting_at_once_with_no_archive_leave_one_valid_archive(
         "PYSPARK_KERNEL_CACHE": str(tmp_path),
         "PYSPARK_KERNEL_CLASS_ARCHIVE": "auto",
         "PYSPARK_KERNEL_ARCHIVE_NICE": "0",  # as fast as it can on a busy test machine
+        "PYSPARK_KERNEL_DATA": str(tmp_path / "data"),
         **QUIET_UI,
     }
-    kernels = [Kernel(env=env), Kernel(env=env)]
+    notebooks = tmp_path / "notebooks"  # the build starts there: it leaves nothing in it
+    notebooks.mkdir()
+    kernels = [Kernel(env=env, cwd=str(notebooks)), Kernel(env=env, cwd=str(notebooks))]
     try:
         for k in kernels:
             count_one(k)
@@ -211,6 +214,7 @@ def test_two_kernels_starting_at_once_with_no_archive_leave_one_valid_archive(
         assert not list(folder.glob("*.tmp"))
         log = (folder / "build.log").read_text()
         assert log.count("class-data archive built") == 1, log[-2000:]
+        assert list(notebooks.iterdir()) == []  # no spark-warehouse/ from the build's catalog
         for k in kernels:
             restart = k.run("%spark restart")
             assert restart.status == "ok" and not restart.stream("stderr")

@@ -6,6 +6,7 @@ import re
 import uuid
 
 import pytest
+from kernel_client import Kernel
 
 pytestmark = pytest.mark.core  # also run on the oldest and newest supported pyspark
 
@@ -52,14 +53,35 @@ def test_pandas_on_spark_frames_and_series_are_previewed_typed_with_their_index(
 
 
 def test_the_kernels_own_preview_of_pandas_on_spark_is_silent(kernel):
-    # A default index makes Spark warn "WindowExec: No Partition Defined" on every preview
-    # job; those are the kernel's jobs, not the cell's.
-    run = kernel.run("psdf2 = ps.range(5)\nmore = psdf2 + 1")
-    assert run.status == "ok", run.error
-    assert "WindowExec" not in run.stream("stderr")
-    assert run.data(PROGRESS) == []
-    assert len(tables(run)) == 1
-    assert kernel.value("__import__('pyspark_kernel').last_record()['spark_job_ids']") == []
+    # A "sequence" default index makes Spark warn "WindowExec: No Partition Defined" on
+    # every job over the frame; with progress shown at once, the kernel's preview jobs
+    # would show progress and their WARN lines: they are the kernel's jobs, not the cell's.
+    settings = "__import__('pyspark_kernel').current().settings"
+    kernel.run(f"{settings}.progress_after = 0; {settings}.progress_keep_after = 0")
+    runs, job_ids = [], []
+    try:
+        for code in (
+            "import pyspark.pandas as ps\n"
+            "ps.set_option('compute.default_index_type', 'sequence')\n"
+            "psdf2 = ps.range(5)\nmore = psdf2 + 1",
+            "more",  # previewed as the cell's value (the assigned one waits: a window)
+        ):
+            runs.append(kernel.run(code))
+            job_ids.append(
+                kernel.value("__import__('pyspark_kernel').last_record()['spark_job_ids']")
+            )
+    finally:
+        kernel.run(
+            "ps.reset_option('compute.default_index_type')\n"
+            f"{settings}.progress_after = 1.0; {settings}.progress_keep_after = 2.0"
+        )
+    assert [len(tables(run)) for run in runs] == [1, 1]
+    assert tables(runs[1])[0]["rows"] == [[i, i + 1] for i in range(5)]  # its jobs ran
+    for run in runs:
+        assert run.status == "ok", run.error
+        assert not re.search(r"WARN|WindowExec", run.stream("stderr")), run.stream("stderr")
+        assert run.data(PROGRESS) == []
+    assert job_ids == [[], []]
 
 
 def test_a_python_worker_error_ends_with_its_own_exception_line(kernel):
@@ -73,6 +95,19 @@ def test_a_python_worker_error_ends_with_its_own_exception_line(kernel):
     assert run.status == "error"
     assert run.error["ename"] == "PythonException"
     assert run.error["evalue"].endswith("ValueError: the real cause")
+    # An applyInPandas whose output does not fit its schema: the worker's own check fails
+    run = kernel.run(
+        "grouped = spark.createDataFrame([(1, 1.0), (2, 2.0)], ('id', 'v')).groupBy('id')\n"
+        "grouped.applyInPandas(lambda pdf: pdf[['v']], schema='id long, v double').collect()"
+    )
+    assert run.status == "error"
+    assert run.error["ename"] == "PythonException"
+    last = run.error["evalue"].splitlines()[-1]
+    assert re.search(
+        r"PySparkRuntimeError: \[RESULT_COLUMN\w+\] Column names of the returned .+ "
+        r"do not match specified schema\. Missing: id\.$",
+        last,
+    ), run.error["evalue"]
 
 
 def test_show_and_display_are_not_followed_by_a_second_table(kernel):
@@ -125,6 +160,10 @@ def test_a_session_the_user_stops_is_replaced_without_noise(kernel):
     assert run.status == "ok", run.error
     assert run.stream("stderr") == ""
     assert "3" in run.of_type("execute_result")[0]["content"]["data"]["text/plain"]
+    # `sc` is re-bound with `spark`: the new session's context, and it runs jobs.
+    run = kernel.run("print(sc is spark.sparkContext, sc.parallelize([1]).count())")
+    assert run.status == "ok", run.error
+    assert run.stream("stdout").strip() == "True 1"
     # The session a cell builds itself after a stop is the one bound to `spark`.
     run = kernel.run(
         "from pyspark.sql import SparkSession\n"
@@ -135,6 +174,7 @@ def test_a_session_the_user_stops_is_replaced_without_noise(kernel):
     run = kernel.run("print(spark is mine, spark.range(4).count())")
     assert run.status == "ok", run.error
     assert run.stream("stdout").strip() == "True 4"
+    assert kernel.value("sc is mine.sparkContext and sc.parallelize([1]).count() == 1") is True
     assert not re.search(r"could not prepare|NoneType", run.stream("stderr"))
 
 
@@ -180,6 +220,31 @@ def test_managed_tables_go_to_the_data_folder_not_the_notebooks(kernel):
         assert f"-Dderby.system.home={data}/derby" in derby
     finally:
         kernel.run(f"spark.sql('DROP TABLE {name}')")
+
+
+def test_managed_tables_with_hive_support_stay_out_of_the_notebooks_folder(tmp_path):
+    # PySpark's jars carry Hive's classes: Hive support needs no download. A table saved
+    # in one session is read by the next (a new driver JVM) with the same data folder.
+    data, folder = tmp_path / "data", tmp_path / "notebooks"
+    folder.mkdir()
+    k = Kernel(
+        env={"PYSPARK_KERNEL_DATA": str(data)},
+        extra_arguments=["--SparkSettings.conf", "spark.sql.catalogImplementation=hive"],
+        cwd=str(folder),
+    )
+    try:
+        assert k.value("spark.conf.get('spark.sql.catalogImplementation')") == "hive"
+        first_jvm = k.jvm_pid()
+        run = k.run("spark.range(3).write.saveAsTable('kept')")
+        assert run.status == "ok", run.error
+        assert k.run("%spark restart").status == "ok"
+        assert k.jvm_pid() != first_jvm
+        assert k.value("spark.table('kept').count()") == 3
+    finally:
+        k.shutdown()
+    assert list(folder.iterdir()) == []  # no spark-warehouse/, metastore_db/, derby.log
+    assert (data / "spark-warehouse" / "kept").is_dir()
+    assert (data / "derby" / "metastore_db").is_dir() and (data / "derby" / "derby.log").is_file()
 
 
 def test_a_streaming_querys_memory_sink_is_not_a_result(kernel):
@@ -292,6 +357,20 @@ def test_interrupt_and_timeout_errors_do_not_point_to_a_trace(kernel):
     finally:
         kernel.run("%spark timeout 0")
     assert run.status == "error" and run.error["ename"] == "CellTimeout"
+    assert "%spark trace" not in "\n".join(run.error["traceback"])
+    interrupted = {}
+
+    def interrupt_once_the_job_runs(elapsed, messages):
+        if elapsed > 2 and not interrupted:
+            interrupted["at"] = elapsed
+            kernel.km.interrupt_kernel()
+
+    run = kernel.run(
+        "spark.range(2, numPartitions=2).foreach(lambda _: __import__('time').sleep(30))",
+        during=interrupt_once_the_job_runs,
+    )
+    assert run.status == "error" and run.error["ename"] == "KeyboardInterrupt"
+    assert run.seconds < 20
     assert "%spark trace" not in "\n".join(run.error["traceback"])
 
 

@@ -78,6 +78,20 @@ def test_context_stopped_and_live_user_session(spark):
     assert internals.context_stopped(object()) is True
 
 
+def test_activate_on_this_thread_makes_the_session_the_threads_active_one(spark):
+    found = {}
+
+    def on_a_new_thread():
+        internals.activate_on_this_thread(spark)
+        found["after"] = SparkSession.getActiveSession()
+
+    thread = threading.Thread(target=on_a_new_thread)
+    thread.start()
+    thread.join()
+    assert found["after"] is not None
+    assert found["after"]._jsparkSession.equals(spark._jsparkSession)
+
+
 def test_job_ids_for_tag_and_cancel(spark):
     sc = spark.sparkContext
     tracker = internals.status_tracker(sc)
