@@ -5,26 +5,40 @@ runs ``pip install -r binder/requirements.txt`` from the repository root, then
 ``binder/postBuild``, and starts every session through ``binder/start``. The same steps
 run here in one fresh virtual environment, on a copy of the repository as a clone has it
 (tracked and new files, nothing ignored) plus the lab extension this checkout built, with
-Jupyter's and this project's folders private to the test; the session command is a
-headless run of the quickstart.
+Jupyter's and this project's folders private to the test. The session command is first a
+headless run of the quickstart, then JupyterLab under a base URL and token as BinderHub
+starts it, through which a kernel's Spark UI link is fetched.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
+from server.live_server import start_server, stop_server
 
 pytestmark = [pytest.mark.binder, pytest.mark.timeout(3600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT_EXTENSION = "pyspark_kernel/labextension"
+# mybinder.org serves a session at /binder/jupyter/user/<owner>-<repo>-<random>/.
+BINDER_BASE_URL = "/binder/jupyter/user/pyspark-kernel-pyspark-kernel-3f9k2x1q/"
+BINDER_JOB_DESCRIPTION = "binder check: grouped count"
+BINDER_JOB = f"""
+sc = spark.sparkContext
+sc.setJobDescription({BINDER_JOB_DESCRIPTION!r})
+spark.range(0, 100000, 1, 2).selectExpr("id % 7 AS k").groupBy("k").count().collect()
+sc.setJobDescription(None)
+print(sc.applicationId)
+"""
 
 
 def checkout(target: Path) -> Path:
@@ -92,25 +106,27 @@ def test_binder_build_then_start_runs_the_quickstart(tmp_path: Path) -> None:
         )  # fmt: skip
         assert "Kafka: 127.0.0.1:" in session and "PostgreSQL: started" in session
         assert "OpenSearch: off (PIPELINE_OPENSEARCH=off)" in session
+        nb = nbformat.read(out / "01-quickstart.ipynb", as_version=4)
+        errors = [
+            (i, o.ename)
+            for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and "raises-exception" not in c.metadata.get("tags", [])
+            for o in c.outputs
+            if o.output_type == "error"
+        ]
+        assert errors == []
+        assert any(
+            "application/vnd.pyspark-kernel.table.v1+json" in o.get("data", {})
+            for c in nb.cells
+            for o in c.get("outputs", [])
+        )
+        # A session as Binder serves it (the services above still run: `start` finds them).
+        spark_ui_through_the_session_server(binder, venv, env, tmp_path / "session")
     finally:
         for service in ("kafka", "postgres"):
             subprocess.run(
                 ["pyspark-kernel", service, "stop"], cwd=repo, env=env, timeout=120, check=False
             )
-    nb = nbformat.read(out / "01-quickstart.ipynb", as_version=4)
-    errors = [
-        (i, o.ename)
-        for i, c in enumerate(nb.cells)
-        if c.cell_type == "code" and "raises-exception" not in c.metadata.get("tags", [])
-        for o in c.outputs
-        if o.output_type == "error"
-    ]
-    assert errors == []
-    assert any(
-        "application/vnd.pyspark-kernel.table.v1+json" in o.get("data", {})
-        for c in nb.cells
-        for o in c.get("outputs", [])
-    )
 
     # The wheel ships the notebooks: the demo runs them from outside any checkout, on a
     # working copy in its output folder (never in the Python environment itself).
@@ -125,3 +141,54 @@ def test_binder_build_then_start_runs_the_quickstart(tmp_path: Path) -> None:
     assert (elsewhere / "report" / "01-quickstart.ipynb").is_file()
     installed = venv / "share" / "pyspark-kernel" / "notebooks"
     assert {p.suffix for p in installed.iterdir()} == {".ipynb"}  # nothing written there
+
+
+def spark_ui_through_the_session_server(
+    binder: Path, venv: Path, env: dict[str, str], base: Path
+) -> None:
+    """JupyterLab started from the Binder environment through ``binder/start``, under a
+    base URL and token as BinderHub gives it; a ``pyspark`` kernel started through its REST
+    API runs a Spark job, and the Spark UI link the kernel shows opens through the server
+    (with the token only); then the kernel, its JVM and the server end."""
+    base.mkdir()
+    server = start_server(
+        base,
+        app="lab",
+        base_url=BINDER_BASE_URL,
+        jupyter=[str(binder / "start"), "jupyter"],
+        inherit=env,
+    )
+    try:
+        kernel_id = server.start_kernel("pyspark")
+        kernel = server.attach(kernel_id)
+        try:
+            assert kernel.value("__import__('sys').executable").startswith(str(venv))
+            run = kernel.run(BINDER_JOB, timeout=300)
+            assert run.status == "ok", run.error
+            app_id = run.stream("stdout").strip().splitlines()[-1]
+            shown = kernel.run("%spark", timeout=60).stream("stdout")
+            link = re.search(r"^Spark UI: +(\S+)$", shown, re.M)
+            assert link, shown
+            pids = [psutil.Process(kernel.kernel_pid()), psutil.Process(kernel.jvm_pid())]
+        finally:
+            kernel.shutdown()  # the client only: the server owns the kernel
+        assert link[1] == f"{BINDER_BASE_URL}pyspark-kernel/sparkui/{kernel_id}"
+        jobs = server.request("GET", f"{link[1]}/jobs/")
+        assert jobs.status == 200, (jobs.status, jobs.text[:300])
+        assert "Spark Jobs" in jobs.text and BINDER_JOB_DESCRIPTION in jobs.text
+        assert f"setUIRoot('{link[1]}')" in jobs.text
+        apps = server.request("GET", f"{link[1]}/api/v1/applications")
+        assert apps.status == 200, (apps.status, apps.text[:300])
+        assert [a["id"] for a in apps.json()] == [app_id]
+        for path in ("jobs/", "api/v1/applications"):
+            refused = server.request("GET", f"{link[1]}/{path}", token=None)
+            assert refused.status in (302, 401, 403), (path, refused.status)
+            assert app_id not in refused.text and "setUIRoot" not in refused.text
+
+        assert server.request("DELETE", f"api/kernels/{kernel_id}").status == 204
+        assert server.request("POST", "api/shutdown").status == 200
+        assert server.process.wait(timeout=60) == 0
+        _gone, alive = psutil.wait_procs(pids, timeout=30)
+        assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+    finally:
+        stop_server(server)  # whatever is left after a failure

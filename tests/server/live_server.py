@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,15 +127,23 @@ def free_port() -> int:
 
 
 def start_server(
-    base: Path, *args: str, env: dict[str, str] | None = None, app: str = "server"
+    base: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    app: str = "server",
+    base_url: str = BASE_URL,
+    jupyter: Sequence[str] = (sys.executable, "-m", "jupyter"),
+    inherit: Mapping[str, str] | None = None,
 ) -> Server:
-    """A ``jupyter server`` (or ``jupyter lab``: `app`) under `BASE_URL` with a random
-    token, its root `base`/root."""
+    """A ``jupyter server`` (or ``jupyter lab``: `app`) under `base_url` with a random
+    token, its root `base`/root. `jupyter` is the command that runs Jupyter's apps (this
+    Python's by default) and `inherit` the environment `env` is added to (this process's
+    by default)."""
     root, runtime = base / "root", base / "runtime"
     root.mkdir()
     port, token = free_port(), secrets.token_hex(16)
     environ = {
-        **os.environ,
+        **(os.environ if inherit is None else inherit),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "JUPYTER_RUNTIME_DIR": str(runtime),
         **(env or {}),
@@ -143,15 +152,15 @@ def start_server(
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyter", app, "--no-browser", "--ip=127.0.0.1",
+                *jupyter, app, "--no-browser", "--ip=127.0.0.1",
                 f"--port={port}", f"--IdentityProvider.token={token}",
-                f"--ServerApp.base_url={BASE_URL}", f"--ServerApp.root_dir={root}",
+                f"--ServerApp.base_url={base_url}", f"--ServerApp.root_dir={root}",
                 "--ServerApp.port_retries=0", *args,
                 *(["--allow-root"] if os.geteuid() == 0 else []),
             ],
             stdout=out, stderr=subprocess.STDOUT, env=environ, cwd=root,
         )  # fmt: skip
-    server = Server(f"http://127.0.0.1:{port}", BASE_URL, token, root, runtime, process, log)
+    server = Server(f"http://127.0.0.1:{port}", base_url, token, root, runtime, process, log)
     deadline = time.monotonic() + 90
     while True:
         if process.poll() is not None:
