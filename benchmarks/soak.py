@@ -78,6 +78,7 @@ class Sample:
     fds: int
     children: int
     py4j_connections: int
+    fd_kinds: dict[str, int]  # open files by kind: socket, pipe, anon_inode, file
     jvm_heap_mb: float | None
     jvm_threads: int | None
     kept: dict[str, Any]
@@ -99,6 +100,7 @@ class SoakResult:
     seed: int
     samples: list[Sample] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    action_seconds: dict[str, float] = field(default_factory=dict)  # wall time by action
     failures: list[str] = field(default_factory=list)  # cells that did not end as expected
     left_after_shutdown: list[int] = field(default_factory=list)
     seconds: float = 0.0
@@ -162,11 +164,14 @@ class Soak:
         k.ok(SMALL_SPARK)
         for i, action in enumerate(self.actions, start=1):
             self.result.counts[action] = self.result.counts.get(action, 0) + 1
+            began = time.monotonic()
             try:
                 getattr(self, f"_{action}")(i)
             except Exception as exc:  # a cell that did not end as it should
                 self.result.failures.append(f"cell {i} ({action}): {type(exc).__name__}: {exc}")
                 log(f"soak cell {i} {action} failed: {exc}")
+            spent = self.result.action_seconds.get(action, 0.0) + time.monotonic() - began
+            self.result.action_seconds[action] = round(spent, 2)
             if i == len(self.actions):
                 # The queries left running load the machine; the last sample is taken as
                 # the first ones were, with none running, so that it compares like with like.
@@ -264,8 +269,12 @@ class Soak:
         jvm = self.kernel.jvm_pid()
         if jvm is not None:
             os.kill(jvm, signal.SIGKILL)
-            with contextlib.suppress(psutil.Error):
-                psutil.Process(jvm).wait(30)
+            _wait_dead(jvm, 30)
+            # the next Spark cell names the death (unless the kernel already saw it and
+            # started a new session), the one after it runs
+            cell = self.kernel.run(SMALL_SPARK, timeout=300)
+            if cell.status != "ok" and "SparkDriverDied" not in str(cell.error):
+                raise AssertionError(f"after a JVM kill: {cell.status} {cell.error}")
         self._expect(SMALL_SPARK)
         self.running.clear()  # the queries died with the JVM
 
@@ -309,6 +318,11 @@ class Soak:
         trivial = min(times) * 1000
         spark = statistics.median(k.ok(SMALL_SPARK).kernel_seconds for _ in range(3)) * 1000
         kept = k.value("_soak_pk.kernel_health()")
+        # IPython's own history, which it never bounds (plain ipykernel keeps it too)
+        kept["ipython_history"] = k.value(
+            "(lambda h: {'inputs': len(h.input_hist_parsed), 'outputs': len(h.outputs), "
+            "'namespace': len(get_ipython().user_ns)})(get_ipython().history_manager)"
+        )
         kept["thread_names"] = k.value(
             "__import__('collections').Counter(t.name.rstrip('0123456789-') for t in "
             "__import__('threading').enumerate()).most_common()"
@@ -331,6 +345,7 @@ class Soak:
             rss_mb=round(proc.memory_info().rss / 2**20, 1),
             threads=min(threads),
             fds=proc.num_fds(),
+            fd_kinds=_fd_kinds(proc.pid),
             children=len(proc.children(recursive=True)),
             py4j_connections=len(connections),
             jvm_heap_mb=heap,
@@ -340,6 +355,23 @@ class Soak:
             spark_ms=round(spark, 2),
             control_ms=round(min(control_times) * 1000, 2) if control_times else None,
         )
+
+
+def _fd_kinds(pid: int) -> dict[str, int]:
+    """The process's open files by kind (``socket``, ``pipe``, ``anon_inode``, ``file``)."""
+    kinds: dict[str, int] = {}
+    folder = Path(f"/proc/{pid}/fd")
+    with contextlib.suppress(OSError):
+        for fd in folder.iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            kind = (
+                target.split(":", 1)[0] if ":" in target and not target.startswith("/") else "file"
+            )
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items()))
 
 
 def _jvm_state(pid: int | None) -> tuple[float | None, int | None, int | None]:
@@ -413,6 +445,19 @@ def _watch_pids(kernel: BenchKernel, pids: set[int], soak: Soak) -> None:
         time.sleep(1.0)
 
 
+def _wait_dead(pid: int, timeout: float) -> None:
+    """Until `pid` has exited: gone, or a zombie its parent (the kernel) has not reaped yet
+    (`psutil.Process.wait` would wait for the reaping, which comes with the next Spark cell)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.Error:
+            return
+        time.sleep(0.05)
+
+
 def _children(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -442,6 +487,12 @@ def report(result: SoakResult, out: Path) -> None:
         "",
         "Events: " + ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())),
         "",
+        "Time by action: "
+        + ", ".join(
+            f"{k} {v / 60:.1f} min"
+            for k, v in sorted(result.action_seconds.items(), key=lambda kv: -kv[1])
+        ),
+        "",
         f"Growth from cell {start} to cell {result.samples[-1].cell}: "
         + ", ".join(
             f"{m} {g * 100:+.1f} %" for m in metrics if (g := result.growth(m, start)) is not None
@@ -453,8 +504,14 @@ def report(result: SoakResult, out: Path) -> None:
     ]
     for s in result.samples:
         kept = ", ".join(
-            f"{k} {v}" for k, v in s.kept.items() if k not in {"threads", "thread_names"}
+            f"{k} {v}"
+            for k, v in s.kept.items()
+            if k not in {"threads", "thread_names", "ipython_history"}
         )
+        kept += "; IPython history: " + ", ".join(
+            f"{k} {v}" for k, v in s.kept.get("ipython_history", {}).items()
+        )
+        kept += "; fds: " + ", ".join(f"{k} {v}" for k, v in s.fd_kinds.items())
         lines.append(
             f"| {s.cell} | {s.seconds / 60:.1f} | {s.rss_mb} | {s.threads} | {s.fds} | "
             f"{s.py4j_connections} | {s.jvm_heap_mb} | {s.jvm_threads} | {s.trivial_ms} | "
