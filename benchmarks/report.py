@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
     lines += _streaming(results.get("kafka_broker"), results.get("streaming"))
     lines += _cluster(results.get("cluster_connect"))
     lines += _batch(results.get("batch"))
+    lines += _soak(path.parent / "soak")
     loads = [
         (name, results[key].get("machine_load", {}))
         for key, name in (
@@ -483,6 +485,58 @@ def _paging(r: dict[str, Any] | None) -> list[str]:
             f"{_x(so['ratio_median'])} | {max(un['reply_bytes'], so['reply_bytes']):,} |"
         )
     return [*out, ""]
+
+
+def _soak(folder: Path) -> list[str]:
+    """The long soak (``python -m benchmarks.soak``, not part of this run): its samples every
+    2,000 cells, its plot, and what it found (``findings.md``, written by hand)."""
+    try:
+        r = json.loads((folder / "soak.json").read_text())
+    except (OSError, ValueError):
+        return []
+    samples = r["samples"]
+    if not samples:
+        return []
+    step = max(1, len(samples) // 10)
+    shown = samples[step - 1 :: step]
+    if shown[-1] is not samples[-1]:
+        shown.append(samples[-1])
+    events = ", ".join(f"{k} {v:,}" for k, v in sorted(r["counts"].items()))
+    out = [
+        f"## 12. Endurance: {r['cells']:,} cells of one kernel",
+        "",
+        f"`python -m benchmarks.soak --cells {r['cells']}` (seed {r['seed']}, "
+        f"{r['seconds'] / 60:.0f} min; run on its own, not by `python -m benchmarks`). One "
+        "`pyspark` kernel through a seeded mix: " + events + ". Every sample (all of them, "
+        "and each figure's line, in [`soak/README.md`](soak/README.md)) is taken after the "
+        "cell it names; the trivial cell is the fastest of 15, timed in turn with a control "
+        "kernel that runs nothing else.",
+        "",
+        "| cell | min | kernel RSS MB | threads | open files | Py4J connections | JVM heap "
+        "after GC MB | JVM threads | trivial cell ms | control ms | IPython history "
+        "(inputs, outputs) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in shown:
+        history = s["kept"].get("ipython_history", {})
+        out.append(
+            f"| {s['cell']:,} | {s['seconds'] / 60:.0f} | {s['rss_mb']} | {s['threads']} | "
+            f"{s['fds']} | {s['py4j_connections']} | {s['jvm_heap_mb']} | {s['jvm_threads']} | "
+            f"{s['trivial_ms']} | {s.get('control_ms')} | "
+            f"{history.get('inputs', '-')}, {history.get('outputs', '-')} |"
+        )
+    out += [
+        "",
+        f"Cells that did not end as expected: {len(r['failures'])}; processes of the kernel "
+        f"left after shutdown: {len(r['left_after_shutdown'])}.",
+        "",
+        "![each sampled figure over the soak](soak/soak.png)",
+        "",
+    ]
+    findings = folder / "findings.md"
+    if findings.exists():
+        out += [findings.read_text().strip(), ""]
+    return out
 
 
 def write_plot(results: dict[str, Any], path: Path) -> None:

@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 import pyspark_kernel.errors as errors
+import pyspark_kernel.history as history
 import pyspark_kernel.spark_internals as spark_internals
 
 from .api import ChannelError, require
@@ -175,6 +176,7 @@ class SparkExtension:
             ("pre_run_cell", self.life.pre_run_cell),
             ("post_run_cell", self.life.post_run_cell),
             ("post_run_cell", self.coldstart.after_cell),
+            ("post_run_cell", self._compact_history),
         ):
             do(
                 partial(shell.events.register, event, hook),
@@ -292,6 +294,9 @@ class SparkExtension:
 
     def _catalog_changed(self) -> None:
         self.channel.push("catalog", lambda: self.sql.catalog_listing())
+
+    def _compact_history(self, result: Any) -> None:
+        history.after_cell(self.shell, result)
 
     def _after_cell(self, cell: CellState, used_spark: bool) -> None:
         if used_spark and self.session.ready:

@@ -349,3 +349,22 @@ def test_the_cell_job_tag_is_removed_when_ending_the_cell_fails(kernel):
     assert tag.startswith("pyspark-kernel-")
     assert tag not in kernel.value("sorted(spark.sparkContext.getJobTags())")
     assert kernel.value("spark.range(2).count()") == 2
+
+
+def test_ipythons_history_keeps_a_cells_stream_output_as_one_string_per_stream(kernel):
+    # IPython 9 keeps one item per write(): 6,000 for this cell, a tenth of them text
+    run = kernel.run(
+        "import sys\n"
+        "for _i in range(3000): print('line', _i)\n"
+        "print('to stderr', file=sys.stderr)\n"
+        "_flood_count = get_ipython().execution_count - 1"
+    )
+    assert run.status == "ok", run.error
+    assert run.stream("stdout").count("\n") == 3000
+    kept = kernel.value(
+        "[(o.output_type, len(o.bundle['stream']), ''.join(o.bundle['stream'])) for o in "
+        "get_ipython().history_manager.outputs[_flood_count]]"
+    )
+    assert [(kind, items) for kind, items, _ in kept] == [("out_stream", 1), ("err_stream", 1)]
+    assert kept[0][2] == "".join(f"line {i}\n" for i in range(3000))
+    assert kept[1][2] == "to stderr\n"
