@@ -105,6 +105,9 @@ class SoakResult:
     failures: list[str] = field(default_factory=list)  # cells that did not end as expected
     left_after_shutdown: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    # the kernel's RSS at the end, after a full GC, and again with IPython's history of
+    # inputs and outputs emptied: how much of the growth is IPython's own
+    end_rss_mb: dict[str, float] = field(default_factory=dict)
 
     def growth(self, metric: str, start_cell: int) -> float | None:
         """Relative growth of `metric` from the sample at `start_cell` to the last one."""
@@ -427,6 +430,7 @@ def run(cells: int, every: int, seed: int, log_dir: Path) -> SoakResult:
         watcher = threading.Thread(target=_watch_pids, args=(kernel, pids, soak), daemon=True)
         watcher.start()
         result = soak.run()
+        result.end_rss_mb = _end_rss(kernel)
     finally:
         if kernel.pid is not None:
             pids.add(kernel.pid)
@@ -436,6 +440,32 @@ def run(cells: int, every: int, seed: int, log_dir: Path) -> SoakResult:
     time.sleep(2.0)
     result.left_after_shutdown = sorted(p for p in pids if _alive(p))
     return result
+
+
+TRIM = "__import__('gc').collect(); __import__('ctypes').CDLL('libc.so.6').malloc_trim(0)"
+FORGET_HISTORY = (
+    "_soak_h = get_ipython().history_manager\n"
+    "_soak_h.outputs.clear(); _soak_h.exceptions.clear(); _soak_h.output_hist_reprs.clear()\n"
+    "get_ipython().displayhook.flush()\n"
+    "for _soak_k in [k for k in get_ipython().user_ns if k.startswith('_i') and k[2:].isdigit()]:\n"
+    "    del get_ipython().user_ns[_soak_k]\n"
+)
+
+
+def _end_rss(kernel: BenchKernel) -> dict[str, float]:
+    """The kernel's RSS after a full GC, then with IPython's history forgotten."""
+    out: dict[str, float] = {}
+    try:
+        assert kernel.pid is not None
+        proc = psutil.Process(kernel.pid)
+        kernel.ok(TRIM)
+        out["after_gc"] = round(proc.memory_info().rss / 2**20, 1)
+        kernel.ok(FORGET_HISTORY)
+        kernel.ok(TRIM)
+        out["without_ipython_history"] = round(proc.memory_info().rss / 2**20, 1)
+    except Exception as exc:  # a diagnostic only
+        log(f"soak: end RSS not measured: {exc}")
+    return out
 
 
 def _watch_pids(kernel: BenchKernel, pids: set[int], soak: Soak) -> None:
@@ -520,6 +550,13 @@ def report(result: SoakResult, out: Path) -> None:
         )
     lines += ["", f"Failures: {len(result.failures)}", *[f"- {f}" for f in result.failures[:20]]]
     lines += [f"Processes left after shutdown: {result.left_after_shutdown or 'none'}", ""]
+    if result.end_rss_mb:
+        lines += [
+            "Kernel RSS at the end, after a full GC: "
+            f"{result.end_rss_mb.get('after_gc')} MB; with IPython's history of inputs and "
+            f"outputs then emptied: {result.end_rss_mb.get('without_ipython_history')} MB.",
+            "",
+        ]
     (out / "README.md").write_text("\n".join(lines))
     _plot(result, metrics, out / "soak.png")
 

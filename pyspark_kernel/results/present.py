@@ -19,6 +19,7 @@ from .budget import OverBudget, budget, preview_cost
 from .catalog import ViewWatcher
 from .chart import chart_bundle, vega_lite
 from .explore import chart_data
+from .namespace import NamespaceWatch
 from .output_dir import OutputDir
 from .preview import frame_summary, has_columns, is_dataframe, preview, schema_only
 from .render import table_bundle, table_payload
@@ -50,6 +51,7 @@ class ResultPresenter:
         self.publisher = publisher
         self.output_dir = output_dir
         self.views = ViewWatcher(session)
+        self.names = NamespaceWatch(lambda: self.shell.user_ns)
         self.store = ResultStore()
         self._bind = bind
         self._current = current
@@ -60,7 +62,7 @@ class ResultPresenter:
         if not self.settings.detect:
             return
         ns = self.shell.user_ns
-        cell.names = {k: id(v) for k, v in ns.items() if not k.startswith("_")}
+        cell.names = self.names.snapshot()
         cell.frames = {k: i for k, i in cell.names.items() if is_dataframe(ns[k])}
         if spark_ready:
             cell.views = self.views.temp_views(cell.code)
@@ -69,7 +71,7 @@ class ResultPresenter:
         """Detect the cell's result and show it, with the cell's record in its metadata."""
         ns = self.shell.user_ns
         record = cell.record
-        after = {k: id(v) for k, v in ns.items() if not k.startswith("_")}
+        after = self.names.snapshot()
         record.created_variables = detect.short_reprs(
             ns, detect.changed_names(cell.names, after), frame_summary
         )
