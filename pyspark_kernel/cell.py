@@ -114,6 +114,8 @@ class CellLife:
             print(f"pyspark-kernel: output folder not emptied: {exc}", file=sys.stderr)
         if self.session.ready:
             opened.progress = self._prepare_spark(cell)
+            if opened.progress is not None:  # once `_end` finished it: nothing left to do
+                stack.callback(opened.progress.abandon)
         self.presenter.before(cell, spark_ready=cell.tag is not None)
         opened.disarm = self.interrupts.arm(cell)
         stack.callback(opened.disarm)
@@ -193,7 +195,7 @@ class CellLife:
                 state = {"success": "done", "interrupted": "cancelled"}.get(record.status, "failed")
                 progress = opened.progress
                 record.spark_job_ids = (
-                    progress.finish(state, used_spark) if alive else progress.job_ids
+                    progress.finish(state, used_spark) if alive else progress.abandon()
                 )
             if cell.interrupted:
                 self._thread_ready = False  # py4j replaced the main thread's connection

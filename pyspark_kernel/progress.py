@@ -82,6 +82,11 @@ class ProgressDisplay:
         """The cell ended in `state`: publish the summary (if due) and return the job ids."""
         raise NotImplementedError
 
+    def abandon(self) -> list[int]:
+        """The cell ended with its session gone (stopped, killed, lost): stop following it,
+        publish nothing, and return the job ids seen."""
+        return self.job_ids
+
     def _end(self, payload: dict[str, Any]) -> None:
         """Publish the final summary; a cell whose Spark work lasted less than
         `keep_after` seconds has its live display cleared instead (nothing is saved)."""
@@ -146,6 +151,13 @@ class CellProgress(ProgressDisplay):
             return self.job_ids
         if payload["jobs"]:
             self._end(payload)
+        return self.job_ids
+
+    def abandon(self) -> list[int]:
+        # a stopped context's tracker still answers: left to poll, the thread would run
+        # (holding a Py4J connection) as long as the kernel
+        self._stop.set()
+        self._thread.join(2.0)
         return self.job_ids
 
     def _run(self) -> None:

@@ -163,13 +163,19 @@ class ConnectProgress(ProgressDisplay):
 
     def finish(self, state: str, used_spark: bool = True) -> list[int]:
         """Stop listening, publish the summary (if shown or due); no job ids to return."""
+        self.abandon()
+        if self._ops and (self._shown or self._due()):
+            self._end(self._connect_payload(state))
+        return self.job_ids
+
+    def abandon(self) -> list[int]:
+        """Stop listening (the handler would keep this display alive with its session)."""
         try:
             if self._registered:
                 self._spark.removeProgressHandler(self)
+                self._registered = False
         except Exception:
             log.debug("could not remove the progress handler", exc_info=True)
-        if self._ops and (self._shown or self._due()):
-            self._end(self._connect_payload(state))
         return self.job_ids
 
     def _connect_payload(self, state: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ work kept out of the cell, values as ``show()`` prints them, records in the meta
 import re
 import uuid
 
+import psutil
 import pytest
 from kernel_client import Kernel
 
@@ -176,6 +177,26 @@ def test_a_session_the_user_stops_is_replaced_without_noise(kernel):
     assert run.stream("stdout").strip() == "True 4"
     assert kernel.value("sc is mine.sparkContext and sc.parallelize([1]).count() == 1") is True
     assert not re.search(r"could not prepare|NoneType", run.stream("stderr"))
+
+
+def test_a_users_stop_leaves_no_thread_or_connection_behind(kernel):
+    # Each stop ended a cell whose session was gone: its progress poller, never told to
+    # stop, kept polling the stopped context's tracker over a Py4J connection of its own.
+    assert kernel.run("spark.range(1).count()").status == "ok"
+    pollers = "sum(t.name == 'spark-progress' for t in __import__('threading').enumerate())"
+    gateway = "sc._gateway.gateway_parameters.port"
+
+    def connections() -> int:
+        port = kernel.value(gateway)
+        process = psutil.Process(kernel.kernel_pid())
+        return sum(bool(c.raddr) and c.raddr.port == port for c in process.net_connections())
+
+    before = connections()
+    for _ in range(3):
+        assert kernel.run("spark.stop()").status == "ok"
+        assert kernel.run("spark.range(2).count()").status == "ok"
+    assert kernel.value(pollers) == 1  # the asking cell's own
+    assert connections() == before
 
 
 def test_jobs_carry_the_cells_description_in_the_spark_ui_and_progress(kernel):
