@@ -114,7 +114,7 @@ class CellLife:
             print(f"pyspark-kernel: output folder not emptied: {exc}", file=sys.stderr)
         if self.session.ready:
             opened.progress = self._prepare_spark(cell)
-            if opened.progress is not None:  # once `_end` finished it: nothing left to do
+            if opened.progress is not None:  # stopped also when `_end` fails before it
                 stack.callback(opened.progress.abandon)
         self.presenter.before(cell, spark_ready=cell.tag is not None)
         opened.disarm = self.interrupts.arm(cell)
