@@ -114,8 +114,8 @@ class CellLife:
             print(f"pyspark-kernel: output folder not emptied: {exc}", file=sys.stderr)
         if self.session.ready:
             opened.progress = self._prepare_spark(cell)
-            if opened.progress is not None:  # stopped also when `_end` fails before it
-                stack.callback(opened.progress.abandon)
+            if opened.progress is not None:  # stopped when the cell closes, also when
+                stack.callback(opened.progress.abandon)  # its session was gone: no finish()
         self.presenter.before(cell, spark_ready=cell.tag is not None)
         opened.disarm = self.interrupts.arm(cell)
         stack.callback(opened.disarm)
@@ -195,7 +195,7 @@ class CellLife:
                 state = {"success": "done", "interrupted": "cancelled"}.get(record.status, "failed")
                 progress = opened.progress
                 record.spark_job_ids = (
-                    progress.finish(state, used_spark) if alive else progress.abandon()
+                    progress.finish(state, used_spark) if alive else progress.job_ids
                 )
             if cell.interrupted:
                 self._thread_ready = False  # py4j replaced the main thread's connection
