@@ -433,7 +433,8 @@ class SessionManager:
         (and to the cell that is running), even when it fails to start; with its class-data
         archive if it has one (and without, if it does not start with it)."""
         wanted = archive and self.settings.class_archive != "off"
-        use = self.archive = classdata.prepare(conf) if wanted else None
+        self.archive = None  # known once the JVM runs: no build for a JVM that never started
+        use = classdata.prepare(conf) if wanted else None
         readers, writers = self._pump_output()
         try:
             with classdata.launcher_options(use):
@@ -444,7 +445,6 @@ class SessionManager:
             for reader in readers:
                 reader.join(2.0)
             if use is None or use.path is None or not isinstance(exc, Exception):
-                self.archive = None  # no JVM: no archive to build for it either
                 raise
             log.info("the driver JVM did not start with the class-data archive; again without")
             classdata.unprepare(conf, use)
@@ -457,8 +457,9 @@ class SessionManager:
             os.close(fd)
         self._proc = internals.jvm_process(gateway)
         self.calls = CallCounter(internals.gateway_client(gateway))
-        if self.archive is not None:
-            self.archive.confirm(self._proc.pid)
+        if use is not None:
+            use.confirm(self._proc.pid)
+        self.archive = use
         return gateway
 
     def _pump_output(self) -> tuple[list[threading.Thread], list[int]]:
