@@ -28,6 +28,7 @@ from .config import SettingsError, SparkSettings
 from .jvmcalls import CallCounter
 from .prerequisites import missing_java
 from .ui_proxy import shown_ui_url
+from .warmup import preinitialize
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,9 @@ class SessionManager:
         if self.status is not None:
             self.listeners.append(self._report)
         self._muted = 0  # own_work blocks under way: the JVM's lines are not shown meanwhile
-        self.prepare_thread: Callable[[], None] | None = None  # first step of each build
+        # Run by each build before the session's first Python-to-JVM conversion (a local
+        # session: while its driver JVM starts).
+        self.prepare_thread: Callable[[], None] | None = None
         # The job tags of the own_work blocks under way: whether cancel_own_work cancels
         # them (not those of requests from the frontend, see `frontend_request`).
         self._own_tags: dict[str, bool] = {}
@@ -306,11 +309,14 @@ class SessionManager:
     # -- building --------------------------------------------------------------------------
     def _build(self) -> None:
         try:
-            if self.prepare_thread is not None:
-                self.prepare_thread()
             self._lost_reason = None
             self.settings.check()
-            spark = self._build_remote() if self.is_remote else self._build_classic()
+            if self.is_remote:
+                if self.prepare_thread is not None:
+                    self.prepare_thread()
+                spark = self._build_remote()
+            else:
+                spark = self._build_classic()
             self.spark = spark
             self.generation += 1
             self._facts = self._read_facts(spark)
@@ -402,6 +408,9 @@ class SessionManager:
         # pyspark.sql.functions would build Connect columns.
         os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
         os.environ.pop("SPARK_REMOTE", None)
+        preparing = _in_background(self.prepare_thread, "spark-prepare")
+        if preparing is not None and internals.active_gateway() is not None:
+            preparing.join()  # a JVM is up: the SparkConf below converts values through it
         conf = SparkConf(loadDefaults=False)
         for key, value in self.settings.spark_conf().items():
             conf.set(key, value)
@@ -420,12 +429,18 @@ class SessionManager:
             # folder finds, which may lack pyspark's dependencies.
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         gateway = internals.active_gateway()
+        preinitializing = None
         if gateway is None or self._proc is None or self._proc.poll() is not None:
             if (java := missing_java()) is not None:
                 raise SessionError(java)
             gateway = self._launch(conf)  # else: the user stopped the session, the JVM lives on
+            preinitializing = preinitialize(gateway)
+        if preparing is not None:
+            preparing.join()  # before PySpark's first conversion of a Python value
         sc = SparkContext(conf=conf, gateway=gateway)
         sc.setLogLevel(self.settings.log_level)
+        if preinitializing is not None:
+            preinitializing.join()
         return SparkSession(sc)
 
     def _launch(self, conf: Any, archive: bool = True) -> Any:
@@ -666,6 +681,15 @@ class _Pipe:
         except OSError:  # closed meanwhile
             return True
         return int.from_bytes(unread, sys.byteorder) == 0
+
+
+def _in_background(func: Callable[[], None] | None, name: str) -> threading.Thread | None:
+    """`func` started on a daemon thread of its own (None when there is no `func`)."""
+    if func is None:
+        return None
+    thread = threading.Thread(target=func, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 def _loopback_master(master: str) -> bool:

@@ -1,5 +1,9 @@
 """The first things a notebook asks of a new Spark session, run ahead of it.
 
+While the driver JVM starts its SparkContext, `preinitialize` initializes, on a second
+thread, the classes the SparkSession's own constructor would then initialize alone (Spark
+4's ML SQL functions build Scala reflection's universe, about 1 s on a 2-core machine).
+
 A new session pays on its first query for building its state (parser, analyzer, catalog),
 for planning, for compiling generated code and for running a first job, and on its first
 preview for Arrow. `warm_session` does all of that with tiny queries, so the user's first
@@ -13,9 +17,11 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from typing import Any
 
+import pyspark_kernel.jvmcalls as jvmcalls
 import pyspark_kernel.spark_internals as internals
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,34 @@ def _local_rows(spark: Any) -> bool:
 
 def _count(spark: Any) -> None:
     spark.range(1).count()
+
+
+def _ml_functions(jvm: Any) -> None:
+    # Spark 4's SQL functions for ML vectors: their Scala object builds Scala reflection's
+    # universe (about 1 s), and the SparkSession's constructor waits for it
+    getattr(getattr(jvm, "org.apache.spark.sql.ml.InternalFunctionRegistration$"), "MODULE$")
+
+
+# What needs no SparkContext: run while the SparkContext starts.
+PREINITIALIZED: list[Step] = [("ml functions", _ml_functions)]
+
+
+def preinitialize(gateway: Any) -> threading.Thread:
+    """Run `PREINITIALIZED` in the driver JVM behind `gateway` on a thread of its own;
+    joined before the SparkSession is built, so that no class is initialized from two
+    threads at once past the SparkContext's start. A step this Spark lacks is passed over."""
+
+    def run() -> None:
+        with jvmcalls.internal():
+            for label, step in PREINITIALIZED:
+                try:
+                    step(gateway.jvm)
+                except Exception as exc:  # another Spark, or the JVM went away
+                    log.debug("not preinitialized: %s: %s", label, str(exc)[:200])
+
+    thread = threading.Thread(target=run, name="spark-preinitialize", daemon=True)
+    thread.start()
+    return thread
 
 
 # In the kernel, until the first Spark cell: each step is one small query.
