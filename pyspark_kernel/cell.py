@@ -14,6 +14,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pyspark_kernel.errors as errors
@@ -112,13 +113,33 @@ class CellLife:
             self.output_dir.clear()
         except (OutputDirError, OSError) as exc:
             print(f"pyspark-kernel: output folder not emptied: {exc}", file=sys.stderr)
-        if self.session.ready:
-            opened.progress = self._prepare_spark(cell)
-            if opened.progress is not None:  # stopped when the cell closes, also when
-                stack.callback(opened.progress.abandon)  # its session was gone: no finish()
-        self.presenter.before(cell, spark_ready=cell.tag is not None)
+        calls = self.session.calls if self.session.ready else None
+        if calls is not None and not cell.needs_spark and not self.session.is_remote:
+            # A cell that names nothing of Spark gets its job tag and progress on its first
+            # call to the JVM (a function of an earlier cell may use Spark): `pass` sends
+            # none at all.
+            calls.before_main_call = partial(self._prepare_on_first_call, opened)
+            stack.callback(setattr, calls, "before_main_call", None)
+        elif self.session.ready:
+            self._prepare(opened)
+        self.presenter.before(cell, spark_ready=self.session.ready)
         opened.disarm = self.interrupts.arm(cell)
         stack.callback(opened.disarm)
+
+    def _prepare(self, opened: _OpenCell) -> None:
+        opened.progress = self._prepare_spark(opened.cell)
+        if opened.progress is not None:  # stopped when the cell closes, also when
+            opened.stack.callback(opened.progress.abandon)  # its session was gone: no finish()
+
+    def _prepare_on_first_call(self, opened: _OpenCell) -> None:
+        """Tag the cell's jobs and start its progress display, on its first JVM call."""
+        if self._open is not opened or not self.session.ready:
+            return
+        try:
+            with jvmcalls.internal():
+                self._prepare(opened)
+        except Exception as exc:  # never fails the user's own call
+            log.warning("could not prepare Spark for the cell: %s", exc)
 
     def _prepare_spark(self, cell: CellState) -> ProgressDisplay | None:
         """Tag the cell's Spark jobs and start its progress display."""
@@ -225,7 +246,7 @@ class CellLife:
     def _detect(self, opened: _OpenCell) -> None:
         """Detect and show the cell's result, if `_end` got that far with a success."""
         if opened.detect:
-            self.presenter.after(opened.cell, spark_prepared=opened.cell.tag is not None)
+            self.presenter.after(opened.cell, views_noted=opened.cell.views_noted)
 
     def _close_cell(self, opened: _OpenCell) -> None:
         """The last step of every cell: its JVM output, its captured text, its record."""

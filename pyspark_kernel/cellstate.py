@@ -22,6 +22,7 @@ class CellState:
     names: dict[str, int] = field(default_factory=dict)  # namespace before: name -> id()
     frames: dict[str, int] = field(default_factory=dict)  # the DataFrames among them
     views: dict[str, str] = field(default_factory=dict)  # temp views before: name -> mark
+    views_noted: bool = False  # whether `views` was listed (the session was ready)
     shown: str | None = None  # how the cell displayed a DataFrame itself (expression, show, sql)
     interrupted: bool = False
     timed_out: bool = False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _local = threading.local()
@@ -45,11 +45,14 @@ def may_change_views(command: str) -> bool:
 
 class CallCounter:
     """Counts the Py4J commands sent by `client` outside `internal()` blocks, and apart
-    those among them that may change a temporary view."""
+    those among them that may change a temporary view; runs `before_main_call` before the
+    main thread's next such command."""
 
     def __init__(self, client: Any) -> None:
         self.calls = 0
         self.view_changes = 0
+        # run once, before the next counted call made by the main thread (the cells' thread)
+        self.before_main_call: Callable[[], None] | None = None
         send = client.send_command
 
         def counted(command: str, *args: Any, **kwargs: Any) -> Any:
@@ -57,6 +60,10 @@ class CallCounter:
                 self.calls += 1
                 if may_change_views(command):
                     self.view_changes += 1
+                first = self.before_main_call
+                if first is not None and threading.current_thread() is threading.main_thread():
+                    self.before_main_call = None
+                    first()
             return send(command, *args, **kwargs)
 
         client.send_command = counted

@@ -3,6 +3,7 @@ three rules of `detect`), the bounded preview and the published table with its r
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,8 @@ from .output_dir import OutputDir
 from .preview import frame_summary, has_columns, is_dataframe, preview, schema_only
 from .render import table_bundle, table_payload
 from .store import ResultStore
+
+log = logging.getLogger(__name__)
 
 # What a preview may cost, by how the result was found (see `budget`): what the user asked
 # to see (a cell's value, a query, a transform, a preview) is shown in full; a view or
@@ -65,9 +68,14 @@ class ResultPresenter:
         cell.names = self.names.snapshot()
         cell.frames = {k: i for k, i in cell.names.items() if is_dataframe(ns[k])}
         if spark_ready:
-            cell.views = self.views.temp_views(cell.code)
+            try:
+                cell.views = self.views.temp_views(cell.code)
+            except Exception as exc:  # the JVM may have died just now: no view rule then
+                log.debug("views not listed before the cell: %s", exc)
+                return
+            cell.views_noted = True
 
-    def after(self, cell: CellState, spark_prepared: bool) -> None:
+    def after(self, cell: CellState, views_noted: bool) -> None:
         """Detect the cell's result and show it, with the cell's record in its metadata."""
         ns = self.shell.user_ns
         record = cell.record
@@ -90,7 +98,7 @@ class ResultPresenter:
         frames = {k: i for k, i in after.items() if is_dataframe(ns[k])}
         views: list[str] = []
         try:
-            if spark_prepared:  # views were listed before the cell ran
+            if views_noted:  # views were listed before the cell ran
                 after_views = self.views.temp_views(cell.code)
                 views = detect.changed_views(cell.views, after_views, cell.code)
                 if views:  # a streaming query's memory sink is its own view, not a result

@@ -190,6 +190,33 @@ def test_view_rule_sees_views_made_in_threads_and_not_those_made_between_cells(k
     assert kernel.value("__import__('pyspark_kernel').last_record()['spark_job_ids']") == []
 
 
+def test_a_cell_naming_nothing_of_spark_is_tagged_on_its_first_jvm_call(kernel):
+    # no JVM command at all from the cells' thread for cells that make no Spark call
+    kernel.run(
+        "import threading as _threading\n"
+        "_client = spark.sparkContext._gateway._gateway_client\n"
+        "_send, _sent = _client.send_command, []\n"
+        "def _watch(command, *args, **kwargs):\n"
+        "    if _threading.current_thread() is _threading.main_thread():\n"
+        "        _sent.append(command.split('\\n')[:3])\n"
+        "    return _send(command, *args, **kwargs)\n"
+        "_client.send_command = _watch"
+    )
+    try:
+        kernel.run("_sent.clear()")
+        kernel.run("x_free = 41 + 1")
+        assert kernel.value("list(_sent)") == []
+    finally:
+        kernel.run("_client.send_command = _send")
+    # a function of an earlier cell uses Spark: its jobs are the cell's, under its tag
+    kernel.run("def count_rows():\n    return spark.range(7).count()")
+    run = kernel.run("n_rows = count_rows()")
+    assert run.status == "ok", run.error
+    assert len(kernel.value("__import__('pyspark_kernel').last_record()['spark_job_ids']")) >= 1
+    assert kernel.value("n_rows") == 7
+    assert len(kernel.value("spark.sparkContext.getJobTags()")) == 1  # this cell's own
+
+
 def test_variable_rule_takes_the_last_bound_dataframe(kernel):
     t = table(kernel.run("a = spark.range(3)\nb = spark.range(5)\nunrelated = 1"))
     assert (t["source"], t["variable_name"], len(t["rows"])) == ("direct_dataframe", "b", 5)
