@@ -246,7 +246,7 @@ class CellLife:
     def _detect(self, opened: _OpenCell) -> None:
         """Detect and show the cell's result, if `_end` got that far with a success."""
         if opened.detect:
-            self.presenter.after(opened.cell, views_noted=opened.cell.views_noted)
+            self.presenter.after(opened.cell)
 
     def _close_cell(self, opened: _OpenCell) -> None:
         """The last step of every cell: its JVM output, its captured text, its record."""

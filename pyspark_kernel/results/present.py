@@ -75,7 +75,7 @@ class ResultPresenter:
                 return
             cell.views_noted = True
 
-    def after(self, cell: CellState, views_noted: bool) -> None:
+    def after(self, cell: CellState) -> None:
         """Detect the cell's result and show it, with the cell's record in its metadata."""
         ns = self.shell.user_ns
         record = cell.record
@@ -98,7 +98,7 @@ class ResultPresenter:
         frames = {k: i for k, i in after.items() if is_dataframe(ns[k])}
         views: list[str] = []
         try:
-            if views_noted:  # views were listed before the cell ran
+            if cell.views_noted:  # views were listed before the cell ran
                 after_views = self.views.temp_views(cell.code)
                 views = detect.changed_views(cell.views, after_views, cell.code)
                 if views:  # a streaming query's memory sink is its own view, not a result
