@@ -612,18 +612,14 @@ def _own_tags(spark: Any, tag: str, label: str) -> Callable[[], None]:
 
         return restore_connect
     sc = spark.sparkContext
-    old_tags = set(sc.getJobTags())
+    old_tags = internals.thread_job_tags(sc)
     old_description = sc.getLocalProperty("spark.job.description")
-    for t in old_tags:
-        sc.removeJobTag(t)
-    sc.addJobTag(tag)
+    internals.set_thread_job_tags(sc, tag)
     sc.setJobDescription(label)
 
     def restore_classic() -> None:
         with contextlib.suppress(Exception):  # the JVM may have died meanwhile
-            sc.removeJobTag(tag)
-            for t in old_tags:
-                sc.addJobTag(t)
+            internals.set_thread_job_tags(sc, old_tags)
             sc.setLocalProperty("spark.job.description", old_description)
 
     return restore_classic

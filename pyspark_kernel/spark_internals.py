@@ -162,6 +162,22 @@ def job_ids_for_tag(tracker: Any, tag: str) -> list[int]:
     return sorted(int(i) for i in tracker.getJobIdsForTag(tag))
 
 
+# SparkContext.SPARK_JOB_TAGS (3.5+): this thread's job tags, joined by commas
+_JOB_TAGS = "spark.job.tags"
+
+
+def thread_job_tags(sc: Any) -> str | None:
+    """This thread's job tags as Spark keeps them, one string (``"a,b"``) or None: one
+    JVM call, where ``sc.getJobTags()`` returns a Java set read element by element."""
+    value = sc.getLocalProperty(_JOB_TAGS)
+    return None if value is None else str(value)
+
+
+def set_thread_job_tags(sc: Any, tags: str | None) -> None:
+    """Replace this thread's job tags by `tags` (a value of `thread_job_tags`), in one call."""
+    sc.setLocalProperty(_JOB_TAGS, tags)
+
+
 def cancel_active_jobs(sc: Any, tag: str) -> bool:
     """Cancel the active jobs that carry `tag`; True if there were any."""
     tagged = set(job_ids_for_tag(status_tracker(sc), tag))

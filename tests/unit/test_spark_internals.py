@@ -92,6 +92,23 @@ def test_activate_on_this_thread_makes_the_session_the_threads_active_one(spark)
     assert found["after"]._jsparkSession.equals(spark._jsparkSession)
 
 
+def test_thread_job_tags_read_and_replaced_in_one_string(spark):
+    sc = spark.sparkContext
+    sc.addJobTag("contract-a")
+    sc.addJobTag("contract-b")
+    try:
+        before = internals.thread_job_tags(sc)
+        assert before is not None and set(before.split(",")) == {"contract-a", "contract-b"}
+        internals.set_thread_job_tags(sc, "contract-own")
+        assert set(sc.getJobTags()) == {"contract-own"}
+        internals.set_thread_job_tags(sc, before)
+        assert set(sc.getJobTags()) == {"contract-a", "contract-b"}
+        internals.set_thread_job_tags(sc, None)
+        assert set(sc.getJobTags()) == set() and internals.thread_job_tags(sc) is None
+    finally:
+        sc.clearJobTags()
+
+
 def test_job_ids_for_tag_and_cancel(spark):
     sc = spark.sparkContext
     tracker = internals.status_tracker(sc)
