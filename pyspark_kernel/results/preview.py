@@ -112,17 +112,7 @@ def preview(
         result.streaming = True
         return result
     tz = _session_zone(df)
-    limited = df.limit(max_rows + 1)
-    try:
-        table = internals.arrow_table(limited)
-    except Exception:
-        if cancelled():
-            raise
-        table = None  # Arrow cannot carry every type (e.g. some intervals); rows still can
-    if table is not None:
-        raw_rows = [list(row.values()) for row in table.to_pylist()]
-    else:
-        raw_rows = [list(row) for row in limited.collect()]
+    raw_rows = _first_rows(df.limit(max_rows + 1), cancelled)
     result.truncated = len(raw_rows) > max_rows
     types = [f.dataType for f in schema.fields]
     size = 0
@@ -142,6 +132,23 @@ def preview(
     if exact_count:
         result.row_count = df.count()
     return result
+
+
+def _first_rows(limited: Any, cancelled: Callable[[], bool]) -> list[list[Any]]:
+    """The rows of a limited DataFrame. A classic session collects them as ``show()``
+    does: Spark reads one partition, then more only if it still lacks rows (through Arrow
+    it would run a task on every partition, and shuffle). Spark Connect answers in Arrow."""
+    if internals.is_classic(limited.sparkSession):
+        return [list(row) for row in limited.collect()]
+    try:
+        table = internals.arrow_table(limited)
+    except Exception:
+        if cancelled():
+            raise
+        table = None  # Arrow cannot carry every type (e.g. some intervals); rows still can
+    if table is None:
+        return [list(row) for row in limited.collect()]
+    return [list(row.values()) for row in table.to_pylist()]
 
 
 def to_json(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import types as T
 
+import pyspark_kernel.spark_internals as internals
 from pyspark_kernel.results.preview import Preview, preview
 from pyspark_kernel.results.render import (
     caption,
@@ -139,6 +140,25 @@ def test_preview_of_ten_billion_rows_is_bounded(spark):
     assert len(shown.rows) == 100
     assert shown.truncated is True
     assert shown.row_count is None
+
+
+def test_preview_reads_the_first_partitions_not_all_of_them(spark):
+    # as show() does; through Arrow a limit runs a task on every partition, then a shuffle
+    sc = spark.sparkContext
+    sc.addJobTag("preview-partitions")
+    try:
+        shown = preview(spark.range(0, 10**6, 1, 200), max_rows=100, max_chars=100)
+    finally:
+        sc.removeJobTag("preview-partitions")
+    assert len(shown.rows) == 100
+    tracker = sc.statusTracker()
+    jobs = internals.job_ids_for_tag(internals.status_tracker(sc), "preview-partitions")
+    tasks = sum(
+        tracker.getStageInfo(stage).numTasks
+        for job in jobs
+        for stage in tracker.getJobInfo(job).stageIds
+    )
+    assert jobs and tasks < 10, tasks
 
 
 def test_preview_of_ten_million_string_rows_is_bounded(spark):
