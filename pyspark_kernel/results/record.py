@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 KEEP_RECORDS = 200
@@ -37,11 +37,15 @@ class ExecutionRecord:
         return asdict(self)
 
     def summary(self) -> dict[str, Any]:
-        """The record without the (possibly long) output and rows, for output metadata."""
-        data = self.as_dict()
-        for key in ("stdout", "stderr", "result_data"):
-            data.pop(key)
+        """The record without the (possibly long) output and rows, for output metadata
+        (built field by field: `asdict` would deep-copy the rows only to drop them)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _LONG}
+        data["spark_job_ids"] = list(self.spark_job_ids)
+        data["created_variables"] = dict(self.created_variables)
         return data
+
+
+_LONG = ("stdout", "stderr", "result_data")
 
 
 class RecordLog:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import decimal
+import functools
 import html
 import json
 import math
@@ -116,6 +117,7 @@ def display_value(value: Any, spark_type: str | None = None) -> str:
 SparkType = Any  # a type name (str), or ("array", T), ("map", K, V), ("struct", [(name, T)])
 
 
+@functools.lru_cache(maxsize=256)  # once per column type, not once per value
 def parse_type(text: str) -> SparkType:
     """The tree of a Spark simple type string (``struct<a:int,b:array<string>>``)."""
     parsed, rest = _parse_type(text.strip())

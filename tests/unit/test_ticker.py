@@ -1,0 +1,26 @@
+"""The shared ticker that starts a cell's progress polling only if the cell still runs."""
+
+import threading
+import time
+
+from pyspark_kernel.progress import Ticker
+
+
+def test_a_callback_runs_after_its_delay_in_order():
+    ticker, ran, done = Ticker(), [], threading.Event()
+    start = time.monotonic()
+    ticker.call_later(0.2, lambda: (ran.append(("late", time.monotonic() - start)), done.set()))
+    ticker.call_later(0.05, lambda: ran.append(("early", time.monotonic() - start)))
+    assert done.wait(5)
+    assert [name for name, _ in ran] == ["early", "late"]
+    assert ran[0][1] >= 0.05 and ran[1][1] >= 0.2
+
+
+def test_a_cancelled_callback_never_runs_and_a_failing_one_stops_nothing():
+    ticker, ran, done = Ticker(), [], threading.Event()
+    handle = ticker.call_later(0.05, lambda: ran.append("cancelled"))
+    ticker.cancel(handle)
+    ticker.call_later(0.06, lambda: 1 / 0)
+    ticker.call_later(0.1, done.set)
+    assert done.wait(5)
+    assert ran == []
