@@ -51,6 +51,8 @@ class _BenchNoProgress:
         pass
     def finish(self, state, used_spark=True):
         return []
+    def abandon(self):
+        return []
 def _bench_no_views():
     _bench_vc.temp_views = lambda self, code, listing=None: {}
 def _bench_restore():
