@@ -439,6 +439,7 @@ class SessionManager:
             preparing.join()  # before PySpark's first conversion of a Python value
         sc = SparkContext(conf=conf, gateway=gateway)
         sc.setLogLevel(self.settings.log_level)
+        internals.on_accumulator_server_error(sc, _log_stray_connection)
         if preinitializing is not None:
             preinitializing.join()
         return SparkSession(sc)
@@ -623,6 +624,16 @@ def _own_tags(spark: Any, tag: str, label: str) -> Callable[[], None]:
             sc.setLocalProperty("spark.job.description", old_description)
 
     return restore_classic
+
+
+def _log_stray_connection(request: Any, client_address: Any) -> None:
+    """A connection PySpark's accumulator server could not read goes to the debug log;
+    PySpark would print its traceback on stderr, that is in the running cell. The usual
+    sender is not Spark but a stray client, such as the channels of a kernel that died,
+    reconnecting to a port that kernel used and this server now has."""
+    log.debug(
+        "accumulator server: a connection from %s failed: %s", client_address, sys.exc_info()[1]
+    )
 
 
 def _cancel_tags(spark: Any, tags: list[str]) -> None:

@@ -162,6 +162,15 @@ def job_ids_for_tag(tracker: Any, tag: str) -> list[int]:
     return sorted(int(i) for i in tracker.getJobIdsForTag(tag))
 
 
+def on_accumulator_server_error(sc: Any, handler: Callable[[Any, Any], None]) -> None:
+    """Let `handler(request, client_address)` handle the failures of the server through
+    which the driver JVM sends accumulator updates (``sc._accumulatorServer``, a
+    ``socketserver.TCPServer`` whose ``handle_error`` prints to stderr)."""
+    server = getattr(sc, "_accumulatorServer", None)
+    if server is not None:
+        server.handle_error = handler
+
+
 # SparkContext.SPARK_JOB_TAGS (3.5+): this thread's job tags, joined by commas
 _JOB_TAGS = "spark.job.tags"
 

@@ -107,6 +107,31 @@ def test_jvm_killed_during_a_job_and_between_cells(kernel):
     assert kernel.value(servers) == 1
 
 
+# What a ZeroMQ client sends first (its greeting), as the channels of a kernel that died do
+# when they reconnect to a port that kernel used and the accumulator server now has.
+STRAY = """
+import socket
+_port = spark.sparkContext._accumulatorServer.server_address[1]
+for _ in range(2):
+    with socket.create_connection(("127.0.0.1", _port)) as _s:
+        _s.sendall(bytes([0xFF] + [0] * 7 + [1, 0x7F]) + bytes(64))
+        __import__("time").sleep(0.5)
+"""
+
+
+def test_a_stray_connection_to_the_accumulator_server_shows_nothing_in_cells(kernel):
+    stray = kernel.run(STRAY)
+    assert stray.status == "ok", stray.error
+    after = kernel.run("__import__('time').sleep(1.5)")  # the server's thread polls each 1 s
+    assert stray.stream("stderr") == "" and after.stream("stderr") == ""
+    counted = kernel.run(
+        "acc = sc.accumulator(0)\n"
+        "sc.parallelize(range(10), 2).foreach(lambda x: acc.add(x))\n"
+        "print(acc.value)"
+    )
+    assert counted.status == "ok" and counted.stream("stdout") == "45\n", counted.messages
+
+
 @pytest.mark.parametrize(
     ("arguments", "named"),
     [

@@ -92,6 +92,24 @@ def test_activate_on_this_thread_makes_the_session_the_threads_active_one(spark)
     assert found["after"]._jsparkSession.equals(spark._jsparkSession)
 
 
+def test_the_accumulator_servers_failures_go_to_a_handler(spark):
+    import socket
+
+    sc = spark.sparkContext
+    failures = []
+    internals.on_accumulator_server_error(sc, lambda request, address: failures.append(address))
+    port = sc._accumulatorServer.server_address[1]
+    with socket.create_connection(("127.0.0.1", port)) as stray:
+        stray.sendall(bytes([0xFF]) * 80)  # not the auth token
+        deadline = time.monotonic() + 10
+        while not failures and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert len(failures) == 1
+    acc = sc.accumulator(0)
+    sc.parallelize(range(10), 2).foreach(lambda x: acc.add(x))
+    assert acc.value == 45
+
+
 def test_thread_job_tags_read_and_replaced_in_one_string(spark):
     sc = spark.sparkContext
     sc.addJobTag("contract-a")
