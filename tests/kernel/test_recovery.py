@@ -120,6 +120,8 @@ for _ in range(2):
 
 
 def test_a_stray_connection_to_the_accumulator_server_shows_nothing_in_cells(kernel):
+    # a new session: its server serves one connection at a time, the JVM's once it has one
+    assert kernel.run("%spark restart").status == "ok"
     stray = kernel.run(STRAY)
     assert stray.status == "ok", stray.error
     after = kernel.run("__import__('time').sleep(1.5)")  # the server's thread polls each 1 s
