@@ -26,6 +26,7 @@ from .binding import SessionBinding, needs_spark
 from .capture import CellCapture, JvmOutputRouter
 from .cellstate import CellState
 from .config import SparkSettings
+from .driver_calls import DriverCalls
 from .failures import connect_lost
 from .interrupts import Interrupts
 from .iopub import Publisher
@@ -156,10 +157,9 @@ class CellLife:
                 )
             jobs = self._job_tracker(spark)
             sc = spark.sparkContext
-            sc.addJobTag(tag)
-            cell.tag = tag
             description = job_description(cell.record.execution_count, cell.code)
-            sc.setJobDescription(description)
+            DriverCalls.of(sc).begin_cell(tag, description)  # the last cell's tag goes
+            cell.tag = tag
             if not self._thread_ready:
                 sc.setInterruptOnCancel(True)
                 internals.activate_on_this_thread(spark)
@@ -265,13 +265,13 @@ class CellLife:
             self.current = None
 
     def _untag(self, tag: str) -> None:
-        spark = self.session.spark
+        """Take the cell's tag off (Spark Connect). On a classic session the tag and the
+        description stay until the next cell's replace them (in the same JVM call); the
+        kernel's own work between cells swaps in its own."""
+        if not self.session.is_remote:
+            return
         try:
-            if self.session.is_remote:
-                spark.removeTag(tag)
-            else:  # the description stays until the next cell's (the kernel's own work
-                # sets and restores its own): one JVM call less per cell
-                spark.sparkContext.removeJobTag(tag)
+            self.session.spark.removeTag(tag)
         except Exception as exc:
             log.debug("could not remove job tag %s: %s", tag, exc)
 

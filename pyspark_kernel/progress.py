@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pyspark_kernel.spark_internals as internals
-
+from .driver_calls import DriverCalls
 from .iopub import Publisher
 from .jvmcalls import internal
 from .mimetypes import PROGRESS
@@ -30,13 +29,13 @@ class JobTracker:
     """The status-tracker handles of one SparkContext, fetched once per session."""
 
     def __init__(self, sc: Any) -> None:
-        self.jtracker = internals.status_tracker(sc)
         self.tracker = sc.statusTracker()
+        self.calls = DriverCalls.of(sc)
         self.ui_url: str | None = shown_ui_url(sc.uiWebUrl)  # via the Jupyter server, if any
 
     def job_ids(self, tag: str) -> list[int]:
         """Ids of the jobs (running or done) that carry `tag`."""
-        return internals.job_ids_for_tag(self.jtracker, tag)
+        return self.calls.job_ids(tag)
 
 
 class ProgressDisplay:

@@ -14,6 +14,8 @@ each what a release cannot do (README, "Supported PySpark versions").
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import re
@@ -76,6 +78,21 @@ def jvm_property(sc: Any, name: str) -> str | None:
 def jvm_process(gateway: Any) -> Any:
     """The ``subprocess.Popen`` of the JVM behind `gateway` (``gateway.proc``)."""
     return gateway.proc
+
+
+def compile_java_object(sc: Any, source: str, class_name: str, *args: Any) -> Any:
+    """An instance (built with `args`) of the public Java class `class_name`, compiled
+    from `source` in the driver JVM with Janino (``org.codehaus.janino.SimpleCompiler``,
+    which Spark ships for its generated code), over the classes that loaded Spark."""
+    jvm, gateway = sc._jvm, sc._gateway
+    compiler = jvm.org.codehaus.janino.SimpleCompiler()
+    compiler.setParentClassLoader(sc._jsc.sc().getClass().getClassLoader())
+    compiler.cook(source)
+    cls = compiler.getClassLoader().loadClass(class_name)
+    values = gateway.new_array(jvm.java.lang.Object, len(args))
+    for i, value in enumerate(args):
+        values[i] = value
+    return cls.getConstructors()[0].newInstance(values)
 
 
 def gateway_client(gateway: Any) -> Any:
@@ -425,16 +442,43 @@ def physical_plan(df: Any) -> str | None:
     return None
 
 
-def logical_plans(df: Any) -> tuple[str, Callable[[], str]] | None:
-    """A classic DataFrame's analyzed logical plan (``df._jdf.logicalPlan()``, computed
-    when the DataFrame was made, so reading it takes two JVM calls) and a function for its
-    optimized plan (which shows extracted Python UDFs; optimizing costs tens of
-    milliseconds), from ``df._jdf.queryExecution()``; None on Spark Connect."""
+def logical_plans(df: Any, analyzed: str | None = None) -> tuple[str, Callable[[], str]] | None:
+    """A classic DataFrame's analyzed logical plan (`analyzed`, or `analyzed_plan`) and a
+    function for its optimized plan (which shows extracted Python UDFs; optimizing costs
+    tens of milliseconds), from ``df._jdf.queryExecution()``; None on Spark Connect."""
     jdf = getattr(df, "_jdf", None)
     if jdf is None:
         return None
-    analyzed = str(jdf.logicalPlan().toString())
+    if analyzed is None:
+        analyzed = analyzed_plan(df)
     return analyzed, lambda: str(jdf.queryExecution().optimizedPlan().toString())
+
+
+def analyzed_plan(df: Any) -> str:
+    """A classic DataFrame's analyzed logical plan (``df._jdf.logicalPlan()``, computed
+    when the DataFrame was made: reading it takes two JVM calls)."""
+    return str(df._jdf.logicalPlan().toString())
+
+
+def has_schema(df: Any) -> bool:
+    """Whether a classic DataFrame has its schema already (``df.schema`` asks the JVM
+    only once: a ``cached_property`` in 4.x, ``df._schema`` in 3.5). Read from the
+    instance's own attributes: an unknown attribute of a DataFrame is a column, looked up
+    in its schema."""
+    kept = vars(df)
+    return "schema" in kept or kept.get("_schema") is not None
+
+
+def remember_schema(df: Any, schema_json: str) -> None:
+    """Keep `schema_json` (the JVM schema's ``json()``) as the schema of the classic
+    DataFrame `df`, where its ``schema`` property keeps what it read."""
+    from pyspark.sql.types import StructType
+
+    schema = StructType.fromJson(json.loads(schema_json))
+    if isinstance(inspect.getattr_static(type(df), "schema", None), functools.cached_property):
+        vars(df)["schema"] = schema
+    elif "_schema" in vars(df):
+        df._schema = schema
 
 
 # -- errors ------------------------------------------------------------------------------------

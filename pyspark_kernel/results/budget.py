@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pyspark_kernel.driver_calls as driver_calls
 import pyspark_kernel.jvmcalls as jvmcalls
 import pyspark_kernel.spark_internals as internals
 
@@ -48,7 +49,9 @@ def preview_cost(df: Any) -> str:
     only plans that look like streaming ones (to see Python UDFs)."""
     frame = as_spark_frame(df)
     try:
-        plans = internals.logical_plans(frame)
+        calls = driver_calls.for_frame(frame)
+        analyzed = calls.analyzed_plan(frame) if calls is not None else None
+        plans = internals.logical_plans(frame, analyzed)
         if plans is None:  # Spark Connect: the server's physical plan
             physical = internals.physical_plan(frame)
             return "unknown" if physical is None else _classify(_nodes(physical))

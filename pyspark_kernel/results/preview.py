@@ -15,6 +15,7 @@ from typing import Any
 
 from pyspark.sql import types as T
 
+import pyspark_kernel.driver_calls as driver_calls
 import pyspark_kernel.spark_internals as internals
 
 
@@ -70,6 +71,9 @@ def frame_summary(obj: Any) -> str | None:
     if cls.__module__.startswith("pyspark.pandas"):
         columns = [obj.name] if cls.__name__ == "Series" else list(obj.columns)
         return f"pyspark.pandas.{cls.__name__}[{', '.join(map(str, columns))}]"
+    calls = driver_calls.for_frame(obj)
+    if calls is not None and calls.helper is not None:
+        calls.analyzed_plan(obj)  # its schema and plan in one JVM call (the plan is kept)
     fields = (f"{f.name}: {f.dataType.simpleString()}" for f in obj.schema.fields)
     return f"DataFrame[{', '.join(fields)}]"
 

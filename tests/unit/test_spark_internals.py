@@ -424,3 +424,38 @@ def test_version_notes():
     notes = internals.version_notes((3, 5))
     assert notes and all("\n" not in n and len(n) < 120 for n in notes)
     assert internals.version_notes() == (notes if BEFORE_4_0 else [])
+
+
+def test_compile_java_object_builds_an_instance_in_the_driver(spark):
+    source = (
+        "public class ContractEcho {\n"
+        "    private final String prefix;\n"
+        "    public ContractEcho(String prefix) { this.prefix = prefix; }\n"
+        "    public String echo(String text) { return prefix + text; }\n"
+        "}\n"
+    )
+    echo = internals.compile_java_object(spark.sparkContext, source, "ContractEcho", "a-")
+    assert echo.echo("b") == "a-b"
+    with pytest.raises(Exception, match="CompileException"):
+        internals.compile_java_object(
+            spark.sparkContext, "public class ContractBroken { no java }", "ContractBroken"
+        )
+
+
+def test_a_remembered_schema_is_the_dataframes_own(spark):
+    df = spark.range(3).selectExpr("id", "cast(id AS string) AS s")
+    assert not internals.has_schema(df)
+    assert "Project" in internals.analyzed_plan(df)
+    internals.remember_schema(df, df._jdf.schema().json())
+    assert internals.has_schema(df)
+    client = internals.gateway_client(internals.active_gateway())
+    send, sent = client.send_command, []
+    client.send_command = lambda command, *a, **k: (sent.append(command), send(command, *a, **k))[1]
+    try:
+        assert [f.name for f in df.schema.fields] == ["id", "s"]
+        assert df.schema.simpleString() == "struct<id:bigint,s:string>"
+    finally:
+        del client.send_command
+    assert sent == []  # read from what was remembered
+    fresh = spark.range(3).selectExpr("id", "cast(id AS string) AS s")
+    assert fresh.schema == df.schema and internals.has_schema(fresh)

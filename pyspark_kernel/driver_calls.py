@@ -1,0 +1,171 @@
+"""The kernel's own calls into the driver JVM around each cell, one round trip per step.
+
+Each Py4J call costs a running kernel 0.2-0.4 ms (the JVM thread that serves the cell's
+thread wakes up, answers, the cell's thread wakes up), and a cell that defines a DataFrame
+cost the kernel nine: its job tag and description before it, its job ids, the tag's
+removal, the result's schema and plan after it. `DriverCalls` makes each step one call
+through a small Java class that the kernel compiles in the driver with Janino (which Spark
+ships for its generated code) on a thread of its own, once the first cell has asked for it.
+Until it is there, and for any Spark it does not compile on, the same calls go one by one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+import weakref
+from typing import Any
+
+import pyspark_kernel.jvmcalls as jvmcalls
+import pyspark_kernel.spark_internals as internals
+
+log = logging.getLogger(__name__)
+
+CLASS_NAME = "PySparkKernelDriverCalls"  # + a suffix of its own per compiled class: Py4J
+# caches methods by class name, so two classes of one name in a JVM (a context stopped
+# and made again) must not meet
+PLANS_KEPT = 16  # the analyzed plans of the last DataFrames described
+# Plain Java as Janino reads it (no generics, no lambdas, no varargs); the Dataset is
+# reached by reflection, its class differs between Spark 3.5 and 4.
+SOURCE = """
+public class CLASS_NAME {
+    private static final Class[] NO_TYPES = new Class[0];
+    private static final Object[] NO_ARGS = new Object[0];
+    private final org.apache.spark.SparkContext sc;
+
+    public CLASS_NAME(org.apache.spark.SparkContext sc) {
+        this.sc = sc;
+    }
+
+    /** The cell's job tag and description on this thread, the previous cell's tag off. */
+    public void beginCell(String previousTag, String tag, String description) {
+        if (previousTag != null) {
+            sc.removeJobTag(previousTag);
+        }
+        sc.addJobTag(tag);
+        sc.setJobDescription(description);
+    }
+
+    /** The ids of the jobs (running or done) that carry `tag`, comma-separated. */
+    public String jobIds(String tag) {
+        int[] ids = sc.statusTracker().getJobIdsForTag(tag);
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < ids.length; i++) {
+            if (i > 0) {
+                text.append(',');
+            }
+            text.append(ids[i]);
+        }
+        return text.toString();
+    }
+
+    /** A Dataset's schema as JSON, a newline, and its analyzed logical plan. */
+    public String describe(Object dataset) throws Exception {
+        Object schema = call(dataset, "schema");
+        return call(schema, "json") + "\\n" + call(dataset, "logicalPlan");
+    }
+
+    private static Object call(Object target, String method) throws Exception {
+        return target.getClass().getMethod(method, NO_TYPES).invoke(target, NO_ARGS);
+    }
+}
+"""
+
+
+class DriverCalls:
+    """The kernel's per-cell JVM calls on one classic SparkContext (`of` gives its one
+    instance). A cell's job tag stays on the cells' thread until the next cell's replaces
+    it, in the same call (the kernel's own work in between swaps in its own tag)."""
+
+    def __init__(self, sc: Any) -> None:
+        self.sc = sc
+        self.helper: Any = None  # the compiled class's instance, once compiled
+        self.previous_tag: str | None = None  # the last cell's tag, still on the thread
+        self._compile_started = False
+        self._plans: dict[int, tuple[weakref.ref[Any], str]] = {}  # id(df) -> its plan
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, sc: Any) -> DriverCalls:
+        """The instance for `sc` (a new SparkContext gets a new one)."""
+        with _INSTANCES_LOCK:
+            calls = _INSTANCES.get(sc)
+            if calls is None:
+                calls = _INSTANCES[sc] = cls(sc)
+            return calls
+
+    # -- the helper class ------------------------------------------------------------------
+    def compile_soon(self) -> None:
+        """Compile the helper on a daemon thread, once; calls use it when it is there."""
+        with self._lock:
+            if self._compile_started:
+                return
+            self._compile_started = True
+        threading.Thread(target=self.compile, name="driver-calls-compile", daemon=True).start()
+
+    def compile(self) -> bool:
+        """Compile the helper now; False (and plain calls from then on) if it fails."""
+        try:
+            with jvmcalls.internal():
+                name = f"{CLASS_NAME}{uuid.uuid4().hex[:12]}"
+                source = SOURCE.replace("CLASS_NAME", name)
+                self.helper = internals.compile_java_object(
+                    self.sc, source, name, self.sc._jsc.sc()
+                )
+        except Exception as exc:  # another Spark, no Janino, or the JVM went away
+            log.debug("per-cell calls stay one by one: %s", str(exc).splitlines()[0][:200])
+            return False
+        return True
+
+    # -- the steps -------------------------------------------------------------------------
+    def begin_cell(self, tag: str, description: str) -> None:
+        """Put the cell's job tag and description on this thread, in place of the last
+        cell's tag."""
+        previous, helper = self.previous_tag, self.helper
+        if helper is not None:
+            helper.beginCell(previous, tag, description)
+        else:
+            self.compile_soon()
+            if previous is not None:
+                self.sc.removeJobTag(previous)
+            self.sc.addJobTag(tag)
+            self.sc.setJobDescription(description)
+        self.previous_tag = tag
+
+    def job_ids(self, tag: str) -> list[int]:
+        """Ids of the jobs (running or done) that carry `tag`."""
+        helper = self.helper
+        if helper is None:
+            return internals.job_ids_for_tag(internals.status_tracker(self.sc), tag)
+        text = str(helper.jobIds(tag))
+        return sorted(int(i) for i in text.split(",")) if text else []
+
+    def analyzed_plan(self, df: Any) -> str:
+        """A classic DataFrame's analyzed logical plan (fixed when the DataFrame was made:
+        the last few are kept); its schema is read in the same call and kept where PySpark
+        keeps it (``df.schema`` then asks the JVM nothing)."""
+        kept = self._plans.get(id(df))
+        if kept is not None and kept[0]() is df:
+            return kept[1]
+        helper = self.helper
+        if helper is None or internals.has_schema(df):
+            plan = internals.analyzed_plan(df)
+        else:
+            schema, plan = str(helper.describe(df._jdf)).split("\n", 1)
+            internals.remember_schema(df, schema)
+        if len(self._plans) >= PLANS_KEPT:
+            self._plans.pop(next(iter(self._plans)))
+        self._plans[id(df)] = (weakref.ref(df), plan)
+        return plan
+
+
+_INSTANCES: weakref.WeakKeyDictionary[Any, DriverCalls] = weakref.WeakKeyDictionary()
+_INSTANCES_LOCK = threading.Lock()
+
+
+def for_frame(df: Any) -> DriverCalls | None:
+    """The `DriverCalls` of a classic DataFrame's session (None on Spark Connect)."""
+    if getattr(df, "_jdf", None) is None:
+        return None
+    return DriverCalls.of(df.sparkSession.sparkContext)

@@ -1,0 +1,123 @@
+"""`DriverCalls`: the kernel's per-cell JVM calls, one round trip per step once the helper
+class is compiled in the driver, the same results one call at a time before."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from pyspark_kernel import spark_internals as internals
+from pyspark_kernel.driver_calls import SOURCE, DriverCalls, for_frame
+
+pytestmark = pytest.mark.core  # also run on the oldest and newest supported pyspark
+
+
+@contextmanager
+def commands(spark: Any) -> Iterator[list[str]]:
+    """The Py4J calls and constructors the block sends."""
+    client = internals.gateway_client(spark.sparkContext._gateway)
+    sent: list[str] = []
+    send = client.send_command
+
+    def recording(command: str, *args: Any, **kwargs: Any) -> Any:
+        if command[:2] in ("c\n", "i\n"):
+            sent.append(command)
+        return send(command, *args, **kwargs)
+
+    client.send_command = recording
+    try:
+        yield sent
+    finally:
+        del client.send_command
+
+
+def fresh(spark: Any, compiled: bool) -> DriverCalls:
+    calls = DriverCalls(spark.sparkContext)
+    if compiled:
+        assert calls.compile()
+    else:
+        calls._compile_started = True  # stays on plain calls
+    return calls
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["helper", "one-by-one"])
+def test_a_cell_tag_replaces_the_last_and_finds_its_jobs(spark, compiled):
+    sc = spark.sparkContext
+    calls = fresh(spark, compiled)
+    sc.addJobTag("users-own")  # a tag of the user's stays
+    try:
+        with commands(spark) as sent:
+            calls.begin_cell("dc-cell-1", "In [1]: spark.range(5).count()")
+        assert len(sent) == (1 if compiled else 2)  # no previous tag yet
+        assert set(sc.getJobTags()) == {"users-own", "dc-cell-1"}
+        assert sc.getLocalProperty("spark.job.description") == "In [1]: spark.range(5).count()"
+        spark.range(5).count()
+        spark.range(6).count()
+        expected = internals.job_ids_for_tag(internals.status_tracker(sc), "dc-cell-1")
+        with commands(spark) as sent:
+            ids = calls.job_ids("dc-cell-1")
+        assert ids == expected and len(ids) >= 2  # two counts
+        assert (len(sent) == 1) if compiled else (len(sent) >= 2)
+        assert calls.job_ids("dc-no-such-tag") == []
+        calls.begin_cell("dc-cell-2", "In [2]: x = 1")
+        assert set(sc.getJobTags()) == {"users-own", "dc-cell-2"}
+    finally:
+        sc.clearJobTags()
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["helper", "one-by-one"])
+def test_the_plan_and_schema_of_a_dataframe(spark, compiled):
+    calls = fresh(spark, compiled)
+    df = spark.range(10).selectExpr("id % 3 AS k").groupBy("k").count()
+    with commands(spark) as sent:
+        plan = calls.analyzed_plan(df)
+        assert [f.name for f in df.schema.fields] == ["k", "count"]
+        assert calls.analyzed_plan(df) == plan  # kept
+    assert plan == str(df._jdf.queryExecution().analyzed().toString())
+    # one call for both with the helper; two for the plan and two for the schema without
+    assert len(sent) == (1 if compiled else 4)
+
+
+def test_only_the_last_plans_are_kept(spark):
+    calls = fresh(spark, compiled=True)
+    frames = [spark.range(i + 1) for i in range(20)]
+    plans = [calls.analyzed_plan(df) for df in frames]
+    assert len(calls._plans) == 16
+    assert calls.analyzed_plan(frames[0]) == plans[0]  # asked again, still right
+    assert "Range (0, 1," in plans[0] and "Range (0, 20," in plans[-1]
+
+
+def test_a_helper_that_does_not_compile_leaves_the_plain_calls(spark):
+    calls = DriverCalls(spark.sparkContext)
+    broken = SOURCE.replace("sc.addJobTag(tag);", "sc.noSuchMethod(tag);")
+    import pyspark_kernel.driver_calls as module
+
+    module.SOURCE, saved = broken, module.SOURCE
+    try:
+        assert calls.compile() is False
+    finally:
+        module.SOURCE = saved
+    assert calls.helper is None
+    try:
+        calls.begin_cell("dc-broken", "In [3]: ...")
+        assert "dc-broken" in set(spark.sparkContext.getJobTags())
+    finally:
+        spark.sparkContext.clearJobTags()
+
+
+def test_one_instance_per_context_and_none_for_other_frames(spark):
+    sc = spark.sparkContext
+    assert DriverCalls.of(sc) is DriverCalls.of(sc)
+    assert for_frame(spark.range(1)) is DriverCalls.of(sc)
+    assert for_frame(object()) is None
+
+
+def test_helpers_of_two_contexts_in_one_jvm_keep_apart(spark):
+    # a context stopped and made again compiles its own class; Py4J caches methods by class
+    # name, so a second class of the same name would fail every call of the first
+    first, second = fresh(spark, compiled=True), fresh(spark, compiled=True)
+    assert "Range (0, 2," in first.analyzed_plan(spark.range(2))
+    assert "Range (0, 3," in second.analyzed_plan(spark.range(3))
+    assert first.job_ids("dc-none") == second.job_ids("dc-none") == []
+    assert first.helper.getClass().getName() != second.helper.getClass().getName()
