@@ -1,35 +1,15 @@
 """`DriverCalls`: the kernel's per-cell JVM calls, one round trip per step once the helper
 class is compiled in the driver, the same results one call at a time before."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from py4j_commands import commands
 
 from pyspark_kernel import spark_internals as internals
 from pyspark_kernel.driver_calls import SOURCE, DriverCalls, for_frame
 
 pytestmark = pytest.mark.core  # also run on the oldest and newest supported pyspark
-
-
-@contextmanager
-def commands(spark: Any) -> Iterator[list[str]]:
-    """The Py4J calls and constructors the block sends."""
-    client = internals.gateway_client(spark.sparkContext._gateway)
-    sent: list[str] = []
-    send = client.send_command
-
-    def recording(command: str, *args: Any, **kwargs: Any) -> Any:
-        if command[:2] in ("c\n", "i\n"):
-            sent.append(command)
-        return send(command, *args, **kwargs)
-
-    client.send_command = recording
-    try:
-        yield sent
-    finally:
-        del client.send_command
 
 
 def fresh(spark: Any, compiled: bool) -> DriverCalls:
@@ -47,7 +27,7 @@ def test_a_cell_tag_replaces_the_last_and_finds_its_jobs(spark, compiled):
     calls = fresh(spark, compiled)
     sc.addJobTag("users-own")  # a tag of the user's stays
     try:
-        with commands(spark) as sent:
+        with commands(spark, calls_only=True) as sent:
             calls.begin_cell("dc-cell-1", "In [1]: spark.range(5).count()")
         assert len(sent) == (1 if compiled else 2)  # no previous tag yet
         assert set(sc.getJobTags()) == {"users-own", "dc-cell-1"}
@@ -55,7 +35,7 @@ def test_a_cell_tag_replaces_the_last_and_finds_its_jobs(spark, compiled):
         spark.range(5).count()
         spark.range(6).count()
         expected = internals.job_ids_for_tag(internals.status_tracker(sc), "dc-cell-1")
-        with commands(spark) as sent:
+        with commands(spark, calls_only=True) as sent:
             ids = calls.job_ids("dc-cell-1")
         assert ids == expected and len(ids) >= 2  # two counts
         assert (len(sent) == 1) if compiled else (len(sent) >= 2)
@@ -70,7 +50,7 @@ def test_a_cell_tag_replaces_the_last_and_finds_its_jobs(spark, compiled):
 def test_the_plan_and_schema_of_a_dataframe(spark, compiled):
     calls = fresh(spark, compiled)
     df = spark.range(10).selectExpr("id % 3 AS k").groupBy("k").count()
-    with commands(spark) as sent:
+    with commands(spark, calls_only=True) as sent:
         plan = calls.analyzed_plan(df)
         assert [f.name for f in df.schema.fields] == ["k", "count"]
         assert calls.analyzed_plan(df) == plan  # kept

@@ -3,33 +3,14 @@ sends: views are listed again after those only (see `jvmcalls`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from py4j_commands import commands
 
 import pyspark_kernel.spark_internals as internals
 from pyspark_kernel.jvmcalls import CallCounter, may_change_views
-
-
-@contextmanager
-def commands(spark: Any) -> Iterator[list[str]]:
-    """The Py4J commands the block sends."""
-    client = internals.gateway_client(spark.sparkContext._gateway)
-    sent: list[str] = []
-    send = client.send_command
-
-    def recording(command: str, *args: Any, **kwargs: Any) -> Any:
-        sent.append(command)
-        return send(command, *args, **kwargs)
-
-    client.send_command = recording
-    try:
-        yield sent
-    finally:
-        del client.send_command
-
 
 VIEW_CHANGES: dict[str, Callable[[Any], Any]] = {
     "createOrReplaceTempView": lambda s: s.range(2).createOrReplaceTempView("jc_a"),
