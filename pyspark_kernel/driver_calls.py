@@ -83,6 +83,7 @@ class DriverCalls:
         self.helper: Any = None  # the compiled class's instance, once compiled
         self.previous_tag: str | None = None  # the last cell's tag, still on the thread
         self._compile_started = False
+        self._tracker: Any = None  # the JVM's status tracker, for the calls one by one
         self._plans: dict[int, tuple[weakref.ref[Any], str]] = {}  # id(df) -> its plan
         self._lock = threading.Lock()
 
@@ -137,7 +138,9 @@ class DriverCalls:
         """Ids of the jobs (running or done) that carry `tag`."""
         helper = self.helper
         if helper is None:
-            return internals.job_ids_for_tag(internals.status_tracker(self.sc), tag)
+            if self._tracker is None:  # fetched once, as before the helper existed
+                self._tracker = internals.status_tracker(self.sc)
+            return internals.job_ids_for_tag(self._tracker, tag)
         text = str(helper.jobIds(tag))
         return sorted(int(i) for i in text.split(",")) if text else []
 
