@@ -70,6 +70,7 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
     lines += _dropin(results.get("dropin_cells"))
     lines += _completion(results.get("sql_completion"))
     lines += _paging(results.get("paging"))
+    lines += _jit(results.get("hot_code_jit"))
     lines += _streaming(results.get("kafka_broker"), results.get("streaming"))
     lines += _cluster(results.get("cluster_connect"))
     lines += _batch(results.get("batch"))
@@ -82,6 +83,7 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
             ("preview_vs_rows", "3"),
             ("interrupt", "4"),
             ("dropin_cells", "9"),
+            ("hot_code_jit", "12"),
             ("kafka_broker", "5 (broker)"),
             ("streaming", "5-6"),
             ("cluster_connect", "7"),
@@ -208,13 +210,14 @@ def _startup(r: dict[str, Any] | None) -> list[str]:
         f"Medians of {n} starts of each kernel per scenario, the kernels started in turn (the "
         "order rotates each round). `pyspark` is this kernel with its class-data archive; "
         "`pyspark_no_archive` the same kernel with `class_archive=off` (background start and "
-        "warm-up only); `python3` plain ipykernel, whose first cell builds the session. "
+        "warm-up only); `pyspark_jvm_jit` (full runs) the same kernel with its archive and "
+        "`startup_jit=off` (HotSpot's own JIT thresholds); `python3` plain ipykernel, whose first cell builds the session. "
         "*immediate*: the cells are sent as soon as the kernel answers; *paused*: the first "
         f"Spark cell comes {r['pause_s']:g} s after the kernel is ready (a user typing). Cell "
         'times are the kernel\'s busy → idle; "from launch" is measured by the client; '
         "JVM CPU counts the CPU seconds of the driver JVM (and of the launcher's JVM before "
         "it) until the first count was answered, less sensitive than wall time to other "
-        "work on the machine. "
+        "work on the machine, and in brackets the share of its JIT compiler threads. "
         "Restart: `%spark restart` (a new driver JVM) then a count (after the pause in "
         "*paused*); plain: `spark.stop()` and the builder again (the same JVM: no new "
         "JVM start, so not the same work) then a count.",
@@ -234,6 +237,8 @@ def _startup(r: dict[str, Any] | None) -> list[str]:
             row = summary[scenario][label]
             loads = ", ".join(str(x["load_avg_1m"]) for x in samples[scenario][label])
             cells = [_s(_sec(row.get(k))) for k in keys]
+            if _sec(row.get("jit_cpu_s")) is not None:
+                cells[2] += f" ({_s(_sec(row.get('jit_cpu_s')))})"
             memory = f"{_ms(row.get('jvm_rss_mb'))} / {_ms(row.get('jvm_uss_mb'))}"
             out.append(
                 f"| {scenario} | {label} | " + " | ".join(cells) + f" | {memory} | {loads} |"
@@ -483,6 +488,30 @@ def _paging(r: dict[str, Any] | None) -> list[str]:
             f"{_ms(un[PLAIN].get('median_ms'))} ms | {_x(un['ratio_median'])} | "
             f"{_ms(so[PYSPARK].get('median_ms'))} ms | {_ms(so[PLAIN].get('median_ms'))} ms | "
             f"{_x(so['ratio_median'])} | {max(un['reply_bytes'], so['reply_bytes']):,} |"
+        )
+    return [*out, ""]
+
+
+def _jit(r: dict[str, Any] | None) -> list[str]:
+    if not r or "rows" not in r:
+        return []
+    out = [
+        "## 12. Hot code under the start-up JIT thresholds",
+        "",
+        r["description"] + f" {r['repeats']} runs of each cell per kernel; the second half "
+        "of the runs is the code once hot.",
+        "",
+        "| cell | first run (s) | first run, `startup_jit=off` (s) | ratio | second half median "
+        "(ms) | `startup_jit=off` (ms) | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in r["rows"]:
+        first, later = row["first_run_s"], row["second_half"]
+        out.append(
+            f"| {row['cell']} | {_s(first[PYSPARK])} | {_s(first['pyspark_jvm_jit'])} | "
+            f"{_x(row['ratio_first_run'])} | {_ms(later[PYSPARK]['median_ms'])} | "
+            f"{_ms(later['pyspark_jvm_jit']['median_ms'])} | "
+            f"{_x(row['ratio_second_half_median'])} |"
         )
     return [*out, ""]
 

@@ -7,6 +7,8 @@ scenario:
   cache folder of the run's own;
 - ``pyspark_no_archive``: the same kernel with the archive off (``class_archive=off``):
   what the background start and the warm-up give alone;
+- ``pyspark_jvm_jit``: the same kernel with its archive and HotSpot's own JIT thresholds
+  (``startup_jit=off``): what the start-up thresholds give;
 - ``python3``: plain ipykernel, whose first Spark cell builds the session.
 
 Scenario ``immediate``: launch → ``kernel_info`` → ``pass`` → the first
@@ -60,6 +62,7 @@ COUNT = FIRST_CELLS[0][1]
 RESTART = {PYSPARK: "%spark restart", PLAIN: f"spark.stop()\n{PLAIN_SETUP}"}
 STATUS = "__import__('pyspark_kernel').current().coldstart.status()"
 NO_ARCHIVE = "pyspark_no_archive"
+JVM_JIT = "pyspark_jvm_jit"
 
 
 @dataclass
@@ -74,6 +77,7 @@ def variants(cache: Path, with_no_archive: bool) -> list[Variant]:
     out = [Variant(PYSPARK, PYSPARK, own), Variant(PLAIN, PLAIN)]
     if with_no_archive:
         out.insert(1, Variant(NO_ARCHIVE, PYSPARK, {**own, "PYSPARK_KERNEL_CLASS_ARCHIVE": "off"}))
+        out.insert(2, Variant(JVM_JIT, PYSPARK, {**own, "PYSPARK_KERNEL_STARTUP_JIT": "off"}))
     return out
 
 
@@ -136,6 +140,7 @@ def one_start(
         sample[f"{name}_from_launch_s"] = round((cell.idle or time.monotonic()) - t0, 3)
         if name == "count":
             sample["jvm_cpu_s"] = jvm_cpu(kernel.jvm_pid())
+            sample["jit_cpu_s"] = jit_cpu(kernel.jvm_pid())
             sample["milestones_s"] = spark_milestones(kernel, kernel.jvm_pid())
     sample["jvm_memory_mb"] = jvm_memory(kernel.jvm_pid())
     if variant.kernel == PYSPARK:
@@ -168,6 +173,22 @@ def jvm_cpu(pid: int | None) -> float | None:
     except psutil.Error:
         return None
     return round(t.user + t.system + t.children_user + t.children_system, 2)
+
+
+def jit_cpu(pid: int | None) -> float | None:
+    """CPU seconds the driver JVM's JIT compiler threads (C1 and C2) used so far."""
+    if pid is None:
+        return None
+    total = 0.0
+    for thread in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            if not (thread / "comm").read_text().startswith(("C1 Compiler", "C2 Compiler")):
+                continue
+            fields = (thread / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return round(total, 2)
 
 
 def jvm_memory(pid: int | None) -> dict[str, float] | None:
@@ -295,6 +316,7 @@ SUMMARY_KEYS = (
     "count_from_launch_s",
     "count_cell_s",
     "jvm_cpu_s",
+    "jit_cpu_s",
     "to_pandas_cell_s",
     "sql_cell_s",
     "restart_cell_s",

@@ -56,7 +56,7 @@ class Channel:
 
         self._manager = get_comm_manager()
         self._manager.register_target(TARGET, self._on_open)
-        self.session.listeners.append(self._status_changed)
+        self.session.listen(self._status_changed)
 
     def unregister(self) -> None:
         """Undo `register`: no target, no listener, every comm of ours closed."""

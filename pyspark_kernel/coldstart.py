@@ -57,7 +57,7 @@ class ColdStart:
 
     # -- wiring ----------------------------------------------------------------------------
     def register(self) -> None:
-        self.session.listeners.append(self._session_changed)
+        self.session.listen(self._session_changed)
 
     def unregister(self) -> None:
         """Stop the warm-up (the session is stopped next)."""

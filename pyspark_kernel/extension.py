@@ -57,14 +57,20 @@ _PY4J_LOGGERS = ("", "py4j.java_gateway", "py4j.clientserver")
 class SparkExtension:
     """Everything the kernel adds to one IPython shell (implements `api.SparkHost`)."""
 
-    def __init__(self, shell: Any, settings: SparkSettings | None = None) -> None:
+    def __init__(
+        self,
+        shell: Any,
+        settings: SparkSettings | None = None,
+        session: SessionManager | None = None,
+    ) -> None:
+        """`session`: one already built from `settings` (the kernel starts it first)."""
         self.shell = shell
         self.settings = settings or SparkSettings(config=getattr(shell, "config", None))
         self.settings.apply_env()
         self.pending = PendingSettings()
         self.publisher = Publisher(shell)
         self.router = JvmOutputRouter({"stdout": sys.stdout, "stderr": sys.stderr})
-        self.session = SessionManager(self.settings)
+        self.session = session or SessionManager(self.settings)
         self.session.prepare_thread = partial(import_as_a_cell_would, shell)
         self.output_dir = _make_output_dir(self.settings)
         self.records = RecordLog()
@@ -211,7 +217,7 @@ class SparkExtension:
             partial(self.life.after_cell.remove, self._after_cell),
         )
         do(
-            partial(self.session.listeners.append, self._session_changed),
+            partial(self.session.listen, self._session_changed),
             partial(self.session.listeners.remove, self._session_changed),
         )
         self._undo.append(self.binding.unbind)

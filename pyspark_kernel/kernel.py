@@ -1,17 +1,21 @@
 """The ``pyspark`` kernel: IPython's kernel with the Spark extension loaded.
 
-Protocol glue only; the Spark behaviour lives in `SparkExtension`.
+Protocol glue only; the Spark behaviour lives in `SparkExtension`. The session starts
+before the extension's modules are imported: the driver JVM starts meanwhile.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
 from traitlets import Instance, List
 
 from . import __version__
-from .extension import SparkExtension
+from .config import SparkSettings
+from .imports import import_as_a_cell_would
+from .session import SessionManager
 
 
 class PySparkKernel(IPythonKernel):
@@ -27,11 +31,14 @@ class PySparkKernel(IPythonKernel):
         ]
     ).tag(config=True)
 
-    spark_extension = Instance(SparkExtension, allow_none=True)
+    spark_extension = Instance("pyspark_kernel.extension.SparkExtension", allow_none=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.spark_extension = SparkExtension(self.shell)
+        session = _start_session(self.shell)
+        from .extension import SparkExtension  # while the driver JVM starts
+
+        self.spark_extension = SparkExtension(self.shell, session.settings, session)
         self.spark_extension.register()
 
     async def do_execute(
@@ -101,3 +108,13 @@ class PySparkKernel(IPythonKernel):
             self.spark_extension.unregister()
             self.spark_extension = None
         return super().do_shutdown(restart)
+
+
+def _start_session(shell: Any) -> SessionManager:
+    """The kernel's session, building in the background from the kernel's settings."""
+    settings = SparkSettings(config=shell.config)
+    settings.apply_env()
+    session = SessionManager(settings)
+    session.prepare_thread = partial(import_as_a_cell_would, shell)
+    session.start()
+    return session

@@ -113,6 +113,15 @@ class SessionManager:
         self.own_epoch = 0  # counts cancel_own_work calls
         self.archive: ArchiveUse | None = None  # the class-data archive of the current JVM
 
+    def listen(self, listener: Callable[[], None]) -> None:
+        """Add `listener` to `listeners` and call it once now: a session started before
+        the listener came (the kernel starts it first) is not missed."""
+        self.listeners.append(listener)
+        try:
+            listener()
+        except Exception:
+            log.exception("session state listener failed")
+
     def _set_state(self, state: str) -> None:
         self.state = state
         self._notify()
