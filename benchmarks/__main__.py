@@ -1,10 +1,9 @@
 """``python -m benchmarks [--quick] [--out benchmarks/results.json]``.
 
 Runs, in this order (fresh kernels are needed first): time to first result, per-cell
-overhead, result preview vs data size, interrupt, cells of real notebooks, Spark SQL
-completion, paging, hot code under the start-up JIT thresholds, streaming (Kafka broker
-start, throughput kernel vs spark-submit, end-to-end latency), cluster and Spark Connect
-(full mode only), batch runs (full mode only). Writes the results file, a Markdown
+overhead, result preview vs data size, interrupt, streaming (Kafka broker start, throughput
+kernel vs spark-submit, end-to-end latency), cluster and Spark Connect (full mode only),
+batch runs (full mode only). Writes the results file, a Markdown
 summary (README.md) and a plot (preview_vs_rows.png) next to it, and leaves no kernel and
 no Spark JVM running (and stops the Kafka broker if it started it).
 """
@@ -30,7 +29,6 @@ from . import (
     dropin,
     environment,
     interrupt,
-    jit,
     overhead,
     paging,
     preview,
@@ -49,7 +47,6 @@ BENCHMARKS = (
     "dropin",
     "completion",
     "paging",
-    "jit",
     "streaming",
     "cluster",
     "batch",
@@ -81,7 +78,6 @@ class Profile:
     completion_repeats: int
     paging_max_exp: int
     paging_repeats: int
-    jit_repeats: int
 
 
 QUICK = Profile(
@@ -108,7 +104,6 @@ QUICK = Profile(
     completion_repeats=5,
     paging_max_exp=7,
     paging_repeats=2,
-    jit_repeats=2,
 )
 FULL = Profile(
     startup_samples=3,
@@ -134,7 +129,6 @@ FULL = Profile(
     completion_repeats=30,
     paging_max_exp=9,
     paging_repeats=5,
-    jit_repeats=8,
 )
 
 
@@ -251,12 +245,6 @@ def main(argv: list[str] | None = None) -> int:
                 "11. a page of the whole result, 10^3 to 10^9 rows",
                 lambda: paging.run(kernels, profile.paging_max_exp, profile.paging_repeats),
             ),
-            (
-                "jit",
-                "hot_code_jit",
-                "12. hot code under the start-up JIT thresholds",
-                lambda: jit.run(kernels, log_dir, profile.jit_repeats, started_kernels),
-            ),
             ("streaming", "kafka_broker", "5. Kafka broker start", broker.start),
             (
                 "streaming",
@@ -333,7 +321,6 @@ def main(argv: list[str] | None = None) -> int:
         "dropin_cells",
         "sql_completion",
         "paging",
-        "hot_code_jit",
         "kafka_broker",
         "streaming",
         "cluster_connect",
@@ -361,7 +348,6 @@ SECTIONS = {
     "dropin": ["dropin_cells"],
     "completion": ["sql_completion"],
     "paging": ["paging"],
-    "jit": ["hot_code_jit"],
     "streaming": ["kafka_broker", "streaming"],
     "cluster": ["cluster_connect"],
     "batch": ["batch"],

@@ -70,7 +70,6 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
     lines += _dropin(results.get("dropin_cells"))
     lines += _completion(results.get("sql_completion"))
     lines += _paging(results.get("paging"))
-    lines += _jit(results.get("hot_code_jit"))
     lines += _streaming(results.get("kafka_broker"), results.get("streaming"))
     lines += _cluster(results.get("cluster_connect"))
     lines += _batch(results.get("batch"))
@@ -83,7 +82,6 @@ def write_readme(results: dict[str, Any], path: Path) -> None:
             ("preview_vs_rows", "3"),
             ("interrupt", "4"),
             ("dropin_cells", "9"),
-            ("hot_code_jit", "12"),
             ("kafka_broker", "5 (broker)"),
             ("streaming", "5-6"),
             ("cluster_connect", "7"),
@@ -210,8 +208,7 @@ def _startup(r: dict[str, Any] | None) -> list[str]:
         f"Medians of {n} starts of each kernel per scenario, the kernels started in turn (the "
         "order rotates each round). `pyspark` is this kernel with its class-data archive; "
         "`pyspark_no_archive` the same kernel with `class_archive=off` (background start and "
-        "warm-up only); `pyspark_jvm_jit` (full runs) the same kernel with its archive and "
-        "`startup_jit=off` (HotSpot's own JIT thresholds); `python3` plain ipykernel, whose first cell builds the session. "
+        "warm-up only); `python3` plain ipykernel, whose first cell builds the session. "
         "*immediate*: the cells are sent as soon as the kernel answers; *paused*: the first "
         f"Spark cell comes {r['pause_s']:g} s after the kernel is ready (a user typing). Cell "
         'times are the kernel\'s busy → idle; "from launch" is measured by the client; '
@@ -488,30 +485,6 @@ def _paging(r: dict[str, Any] | None) -> list[str]:
             f"{_ms(un[PLAIN].get('median_ms'))} ms | {_x(un['ratio_median'])} | "
             f"{_ms(so[PYSPARK].get('median_ms'))} ms | {_ms(so[PLAIN].get('median_ms'))} ms | "
             f"{_x(so['ratio_median'])} | {max(un['reply_bytes'], so['reply_bytes']):,} |"
-        )
-    return [*out, ""]
-
-
-def _jit(r: dict[str, Any] | None) -> list[str]:
-    if not r or "rows" not in r:
-        return []
-    out = [
-        "## 12. Hot code under the start-up JIT thresholds",
-        "",
-        r["description"] + f" {r['repeats']} runs of each cell per kernel; the second half "
-        "of the runs is the code once hot.",
-        "",
-        "| cell | first run (s) | first run, `startup_jit=off` (s) | ratio | second half median "
-        "(ms) | `startup_jit=off` (ms) | ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for row in r["rows"]:
-        first, later = row["first_run_s"], row["second_half"]
-        out.append(
-            f"| {row['cell']} | {_s(first[PYSPARK])} | {_s(first['pyspark_jvm_jit'])} | "
-            f"{_x(row['ratio_first_run'])} | {_ms(later[PYSPARK]['median_ms'])} | "
-            f"{_ms(later['pyspark_jvm_jit']['median_ms'])} | "
-            f"{_x(row['ratio_second_half_median'])} |"
         )
     return [*out, ""]
 

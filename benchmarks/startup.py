@@ -7,8 +7,6 @@ scenario:
   cache folder of the run's own;
 - ``pyspark_no_archive``: the same kernel with the archive off (``class_archive=off``):
   what the background start and the warm-up give alone;
-- ``pyspark_jvm_jit``: the same kernel with its archive and HotSpot's own JIT thresholds
-  (``startup_jit=off``): what the start-up thresholds give;
 - ``python3``: plain ipykernel, whose first Spark cell builds the session.
 
 Scenario ``immediate``: launch → ``kernel_info`` → ``pass`` → the first
@@ -62,7 +60,6 @@ COUNT = FIRST_CELLS[0][1]
 RESTART = {PYSPARK: "%spark restart", PLAIN: f"spark.stop()\n{PLAIN_SETUP}"}
 STATUS = "__import__('pyspark_kernel').current().coldstart.status()"
 NO_ARCHIVE = "pyspark_no_archive"
-JVM_JIT = "pyspark_jvm_jit"
 
 
 @dataclass
@@ -77,7 +74,6 @@ def variants(cache: Path, with_no_archive: bool) -> list[Variant]:
     out = [Variant(PYSPARK, PYSPARK, own), Variant(PLAIN, PLAIN)]
     if with_no_archive:
         out.insert(1, Variant(NO_ARCHIVE, PYSPARK, {**own, "PYSPARK_KERNEL_CLASS_ARCHIVE": "off"}))
-        out.insert(2, Variant(JVM_JIT, PYSPARK, {**own, "PYSPARK_KERNEL_STARTUP_JIT": "off"}))
     return out
 
 

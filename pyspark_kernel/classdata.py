@@ -43,7 +43,7 @@ from typing import Any, Protocol
 
 import pyspark_kernel.spark_internals as internals
 
-from .config import JIT_OPTION, SAFE_DEFAULTS, WAREHOUSE, data_folders
+from .config import SAFE_DEFAULTS, WAREHOUSE, data_folders
 from .paths import cache_root
 
 log = logging.getLogger(__name__)
@@ -110,8 +110,8 @@ class ArchiveKey:
 def archive_key(conf: Mapping[str, str], environ: Mapping[str, str] = os.environ) -> ArchiveKey:
     """The key of the archive for a driver launched with `conf` in `environ`: the Java
     runtime (version, vendor, its libjvm), pyspark's version and jars, the class path
-    settings, the driver's ``-XX`` options (but the JIT's) and whether its heap is too
-    large for compressed oops. Raises `BuildError` when no Java runtime is found."""
+    settings, the driver's ``-XX`` options and whether its heap is too large for
+    compressed oops. Raises `BuildError` when no Java runtime is found."""
     from pyspark.version import __version__ as pyspark_version
 
     home = internals.spark_home()
@@ -126,9 +126,7 @@ def archive_key(conf: Mapping[str, str], environ: Mapping[str, str] = os.environ
         "jars": _digest(listing),
         "class_path": conf.get("spark.driver.extraClassPath", ""),
         "environment": {name: environ.get(name, "") for name in KEY_ENVIRONMENT},
-        "xx_options": sorted(  # JIT thresholds change nothing an archive holds
-            t for t in _user_tokens(conf) if t.startswith("-XX:") and not JIT_OPTION.match(t)
-        ),
+        "xx_options": sorted(t for t in _user_tokens(conf) if t.startswith("-XX:")),
         "large_heap": _size(conf.get("spark.driver.memory", "1g")) >= _LARGE_HEAP,
     }
     return ArchiveKey(inputs, _digest(inputs)[:20])

@@ -55,7 +55,6 @@ _ENV_FIELDS: dict[str, str] = {
     "PYSPARK_KERNEL_CLASS_ARCHIVE": "class_archive",
     "PYSPARK_KERNEL_ARCHIVE_NICE": "archive_build_nice",
     "PYSPARK_KERNEL_WARM_UP": "warm_up",
-    "PYSPARK_KERNEL_STARTUP_JIT": "startup_jit",
 }
 
 _SIZE = re.compile(r"^\d+[kmgtp]?b?$", re.IGNORECASE)
@@ -77,16 +76,6 @@ _INT_KEYS = ("spark.executor.cores", "spark.driver.cores", "spark.sql.shuffle.pa
 WAREHOUSE = "spark.sql.warehouse.dir"
 _DRIVER_JAVA = "spark.driver.extraJavaOptions"
 _DERBY_HOME = "-Dderby.system.home="
-# The driver JVM's top JIT tier (C2) waits for 10x HotSpot's default counts before it
-# compiles a method: the code that runs only while Spark starts (thousands of calls) stays
-# at the first tier, and C2 no longer takes a core from the start (on 2 cores: the first
-# count 0.5 s sooner); hot code (millions of calls) is compiled as before.
-STARTUP_JIT = (
-    "-XX:Tier4InvocationThreshold=50000 -XX:Tier4MinInvocationThreshold=6000 "
-    "-XX:Tier4CompileThreshold=150000 -XX:Tier4BackEdgeThreshold=400000"
-)
-# Options by which a user decides how the driver JVM compiles (ours are then left out).
-JIT_OPTION = re.compile(r"-XX:[+-]?(?:Tier|CompileThreshold)|-Xint$|-Xcomp$")
 
 
 def data_folders() -> dict[str, str]:
@@ -161,13 +150,6 @@ class SparkSettings(Configurable):
         19,
         help="Niceness (0-19) of the background process that builds the class-data archive "
         "(19: also Linux's idle CPU and I/O classes).",
-    ).tag(config=True)
-    startup_jit = Bool(
-        True,
-        help="Start the driver JVM with 10x HotSpot's counts for its top JIT tier (C2): "
-        "Spark's start-up code is not compiled at that tier, the first result comes sooner; "
-        "off: the JVM's own counts. Left out when spark.driver.extraJavaOptions sets JIT "
-        "options.",
     ).tag(config=True)
     warm_up = Bool(
         True,
@@ -248,12 +230,9 @@ class SparkSettings(Configurable):
             merged["spark.master"] = self.master
             merged.update(data_folders())
         user = {str(k): str(v) for k, v in self.conf.items()}
-        if not self.remote:
-            theirs = user.get(_DRIVER_JAVA, "")
-            ours = [merged.pop(_DRIVER_JAVA)] if _DERBY_HOME not in theirs else []
-            if self.startup_jit and not any(map(JIT_OPTION.match, theirs.split())):
-                ours.append(STARTUP_JIT)
-            user[_DRIVER_JAVA] = " ".join([*ours, theirs]).strip()
+        if not self.remote and _DERBY_HOME not in user.get(_DRIVER_JAVA, ""):
+            ours = merged.pop(_DRIVER_JAVA)
+            user[_DRIVER_JAVA] = f"{ours} {user[_DRIVER_JAVA]}" if _DRIVER_JAVA in user else ours
         merged.update(user)
         return merged
 

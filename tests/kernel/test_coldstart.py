@@ -116,16 +116,6 @@ def test_a_corrupt_archive_is_skipped_and_the_warm_up_gives_way_to_the_first_spa
     assert active == []
 
 
-def test_the_driver_jvm_runs_with_the_startup_jit_thresholds(cold):
-    values = cold.value(
-        "[spark._jvm.java.lang.management.ManagementFactory.getPlatformMXBean("
-        "spark._jvm.java.lang.Class.forName('com.sun.management.HotSpotDiagnosticMXBean'))"
-        ".getVMOption(name).getValue() for name in"
-        " ('Tier4InvocationThreshold', 'Tier4CompileThreshold', 'Tier3InvocationThreshold')]"
-    )
-    assert values == ["50000", "150000", "200"]  # C2's counts 10x HotSpot's, C1's as they are
-
-
 def test_an_interrupt_stops_the_warm_up_of_a_restarted_session(cold):
     restart = cold.run("%spark restart")
     assert restart.status == "ok" and not restart.stream("stderr")

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import pyspark_kernel.classdata as classdata
-from pyspark_kernel.config import STARTUP_JIT
 
 
 class Conf(dict):
@@ -48,8 +47,6 @@ def test_the_key_follows_what_the_jvm_checks(monkeypatch, tmp_path):
     same = [
         {"spark.driver.extraJavaOptions": "-Dsome.property=1"},
         {"spark.driver.memory": "4g"},
-        {"spark.driver.extraJavaOptions": STARTUP_JIT},  # JIT thresholds: nothing archived
-        {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"},
     ]
     for conf in same:
         assert classdata.archive_key(conf).digest == base.digest, conf
@@ -127,16 +124,16 @@ def test_prepare_adds_its_options_after_the_users_own():
 
 
 def test_the_kernels_own_driver_options_stay_beside_the_archives(monkeypatch, tmp_path):
-    """The kernel's settings put Derby's home and the JIT's thresholds in the driver's
-    options (with the user's); the archive's options are added after them, and neither the
-    Derby folder (one per data folder) nor the thresholds change which archive fits."""
+    """The kernel's settings put Derby's home in the driver's options (with the user's);
+    the archive's options are added after both, and the Derby folder (one per data folder)
+    does not change which archive fits."""
     from pyspark_kernel.config import SparkSettings
 
     monkeypatch.setenv("PYSPARK_KERNEL_DATA", str(tmp_path / "data"))
     settings = SparkSettings(conf={"spark.driver.extraJavaOptions": "-Dmine=1"})
     conf = Conf(settings.spark_conf())
     own = conf["spark.driver.extraJavaOptions"]
-    assert own == f"-Dderby.system.home={tmp_path / 'data' / 'derby'} {STARTUP_JIT} -Dmine=1"
+    assert own == f"-Dderby.system.home={tmp_path / 'data' / 'derby'} -Dmine=1"
     files = install(classdata.archive_key({}))
     use = classdata.prepare(conf)
     assert use.path == files.archive

@@ -1,14 +1,6 @@
 import pytest
 
-from pyspark_kernel.config import (
-    SAFE_DEFAULTS,
-    STARTUP_JIT,
-    SettingsError,
-    SparkSettings,
-    parse_assignment,
-)
-
-JAVA = "spark.driver.extraJavaOptions"
+from pyspark_kernel.config import SAFE_DEFAULTS, SettingsError, SparkSettings, parse_assignment
 
 
 def test_safe_defaults_bind_loopback_and_disable_ui_kill():
@@ -105,20 +97,3 @@ def test_parse_assignment():
     assert parse_assignment(" spark.x = 1=2 ") == ("spark.x", "1=2")
     with pytest.raises(SettingsError):
         parse_assignment("novalue")
-
-
-def test_the_driver_compiles_with_the_startup_jit_thresholds_unless_told_otherwise():
-    s = SparkSettings()
-    assert STARTUP_JIT in s.spark_conf()[JAVA]
-    s.conf = {JAVA: "-Dmine=1"}
-    assert s.spark_conf()[JAVA].endswith(f"{STARTUP_JIT} -Dmine=1")  # theirs last: they win
-    for own in ("-XX:Tier4InvocationThreshold=7000", "-XX:TieredStopAtLevel=1", "-Xint"):
-        s.conf = {JAVA: f"-Dmine=1 {own}"}
-        assert "Tier4CompileThreshold" not in s.spark_conf()[JAVA], own
-        assert s.spark_conf()[JAVA].endswith(f"-Dmine=1 {own}")
-    s.conf = {}
-    s.apply_env({"PYSPARK_KERNEL_STARTUP_JIT": "off"})
-    assert s.startup_jit is False
-    assert "-XX:" not in s.spark_conf()[JAVA]
-    remote = SparkSettings(remote="sc://127.0.0.1:15002")
-    assert JAVA not in remote.spark_conf()  # no driver JVM of ours to tune
