@@ -8,9 +8,12 @@ type gives a null field. So the raw string is kept, the value is also parsed as 
 - ``empty_value``: a null (tombstone) or zero-length value;
 - ``too_large``: a value over ``MAX_VALUE_BYTES``;
 - ``invalid_utf8``: bytes that are not UTF-8 (Spark would otherwise keep them as they are);
-- ``invalid_json``: not a JSON object, or text after its closing brace (Spark's JSON
-  readers stop at the end of the first value and ignore what follows; a second object
-  glued on, ``{...}{...}``, still passes: it ends in a brace too);
+- ``invalid_json``: not one JSON object: malformed, another kind of value, or anything
+  after the object's closing brace (Spark's JSON readers stop at the end of the first
+  value and ignore the rest, so ``{...}{...}`` would keep the first event and lose the
+  second). Checked on the value's skeleton: its strings emptied, then its innermost
+  ``{...}`` and ``[...]`` replaced by ``0``, `MAX_DEPTH` times: one object leaves one
+  ``0`` (a value nested deeper is quarantined too);
 - ``missing_field:<name>``, ``unknown_event_type``;
 - ``wrong_type:<name>``: a typed field that does not parse as its type, a text field whose
   JSON value is not a string (``{"user_id": {...}}`` would otherwise be kept as text), or a
@@ -47,6 +50,8 @@ TEXT_FIELDS = ("event_id", "event_type", "user_id", "product_id", "email", "sour
 MAX_VALUE_BYTES = 1024 * 1024
 #: How far ahead of the processing time an event time may be (a Spark interval).
 MAX_AHEAD = "5 minutes"
+#: Deepest nesting of objects and arrays a valid value may have.
+MAX_DEPTH = 10
 
 EVENT_COLUMNS = ("event_id", "event_type", "user_id", "event_time", "product_id", "amount",
                  "email", "source", "session_id", "messages")  # fmt: skip
@@ -79,7 +84,7 @@ def reason_column(raw: Column, event: Column, max_ahead: str = MAX_AHEAD) -> Col
         (raw.isNull() | (F.octet_length(raw) == 0), "empty_value"),
         (F.octet_length(raw) > MAX_VALUE_BYTES, "too_large"),
         (~F.is_valid_utf8(raw), "invalid_utf8"),
-        (fields.isNull() | ~raw.rlike(r"(?s)^\s*\{.*\}\s*$"), "invalid_json"),
+        (fields.isNull() | ~single_value(raw), "invalid_json"),
     ]
     rules += [(absent(name), f"missing_field:{name}") for name in COMMON]
     rules += [(not_text(name), f"wrong_type:{name}") for name in ("event_id", "event_type")]
@@ -108,6 +113,17 @@ def reason_column(raw: Column, event: Column, max_ahead: str = MAX_AHEAD) -> Col
     for condition, reason in rules[1:]:
         result = result.when(condition, F.lit(reason))
     return result
+
+
+def single_value(raw: Column) -> Column:
+    """Whether `raw` holds one JSON object or array (nested at most `MAX_DEPTH` deep) and
+    nothing but whitespace around it (not whether that value is well formed)."""
+    from pyspark.sql import functions as F
+
+    skeleton = F.regexp_replace(raw, r'"(?:[^"\\]|\\.)*+"', '""')
+    for _ in range(MAX_DEPTH):
+        skeleton = F.regexp_replace(skeleton, r"\{[^{}\[\]]*+\}|\[[^{}\[\]]*+\]", "0")
+    return skeleton.rlike(r"^\s*0\s*$")
 
 
 def parse(kafka_df: DataFrame, max_ahead: str = MAX_AHEAD) -> DataFrame:

@@ -61,6 +61,14 @@ def test_a_valid_sale_has_no_reason_and_typed_fields(spark):
         ({**SALE, "timestamp": 1767225601}, "wrong_type:timestamp"),  # epoch seconds
         (json.dumps(SALE).encode() + b" trailing text", "invalid_json"),
         (json.dumps(SALE).encode() + b"]", "invalid_json"),
+        (json.dumps(SALE).encode() + json.dumps(SALE).encode(), "invalid_json"),  # {...}{...}
+        (json.dumps(SALE).encode() + b"\n" + json.dumps(SALE).encode(), "invalid_json"),
+        (json.dumps(SALE).encode() + b", " + json.dumps(SALE).encode(), "invalid_json"),
+        (json.dumps(SALE).encode() + b"}", "invalid_json"),
+        (json.dumps(SALE).encode() + b"],[{}", "invalid_json"),
+        ({**SALE, "user_id": 'u"}{"x'}, None),  # braces and quotes inside a string
+        ({**SALE, "extra": {"a": [1, {"b": [2]}], "c": "\\"}}, None),  # nesting, a backslash
+        ({**SALE, "extra": json.loads("[" * 11 + "]" * 11)}, "invalid_json"),  # deeper than 10
         (b"  " + json.dumps(SALE).encode() + b"\n", None),  # surrounding whitespace is fine
         ({**SALE, "event_type": "refund"}, "unknown_event_type"),
         ({**without("amount"), "event_type": "lead", "email": "a@b", "source": "web"}, None),

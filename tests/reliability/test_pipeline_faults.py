@@ -163,6 +163,7 @@ def hostile_records() -> list[tuple[bytes | None, str]]:
         (as_json(10, product_id="x" * (5 * MB)), "too_large"),
         (as_json(11, timestamp=future.isoformat().replace("+00:00", "Z")), "future_event_time"),
         (as_json(12, amount=float("nan")), "invalid_value:amount"),
+        (as_json(13) + as_json(14), "invalid_json"),  # two events glued into one record
     ]
 
 
