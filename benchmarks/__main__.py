@@ -66,6 +66,7 @@ class Profile:
     preview_repeats: int
     preview_kernel_repeats: int
     interrupt_samples: int
+    dropin_warmup: int  # rounds of each cell before timing (the JVMs' JIT warms up too)
     dropin_repeats: int
     ablation_repeats: int
     stream_events: int
@@ -92,6 +93,7 @@ QUICK = Profile(
     preview_repeats=1,
     preview_kernel_repeats=2,
     interrupt_samples=1,
+    dropin_warmup=1,
     dropin_repeats=4,
     ablation_repeats=0,
     stream_events=3_000,
@@ -117,6 +119,7 @@ FULL = Profile(
     preview_repeats=3,
     preview_kernel_repeats=5,
     interrupt_samples=3,
+    dropin_warmup=5,
     dropin_repeats=12,
     ablation_repeats=20,
     stream_events=100_000,
@@ -229,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 "dropin",
                 "dropin_cells",
                 "9. cells of real notebooks (previews budgeted)",
-                lambda: dropin.run(kernels, 1, profile.dropin_repeats),
+                lambda: dropin.run(kernels, profile.dropin_warmup, profile.dropin_repeats),
             ),
             (
                 "completion",

@@ -429,7 +429,7 @@ def _dropin(r: dict[str, Any] | None) -> list[str]:
         "",
         textwrap.fill(r["description"], 100),
         f"{r['repeats']} timed rounds (three times as many for cells under 50 ms) after "
-        f"{r['warmup']} warm-up round; a round runs the cell once in each kernel, one right "
+        f"{r['warmup']} warm-up round(s); a round runs the cell once in each kernel, one right "
         "after the other. Paired extra: the median of the rounds' differences (pyspark minus "
         "plain), with their 25th-75th percentiles; its ratio is 1 + that over plain's median. "
         "Goal: ratio ≤ 1.10.",
