@@ -4,8 +4,9 @@ names whether it needs the session before it runs."""
 from __future__ import annotations
 
 import ast
+import functools
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyspark_kernel.errors as errors
@@ -88,12 +89,26 @@ def needs_spark(code: str, namespace: Mapping[str, Any], shell: Any = None) -> b
 
     Decided from the cell's parsed names (IPython syntax transformed first): comments,
     strings and assignments to a name (``sc = StandardScaler()``) do not count."""
-    source = shell.transform_cell(code) if shell is not None else code
+    transform = shell.transform_cell if shell is not None else None
+    loaded, imported, spark_magic = _names_read(code, transform)
+    if spark_magic or any(name in SESSION_NAMES or name in imported for name in loaded):
+        return True
+    return any(name in namespace and _of_pyspark(namespace[name]) for name in loaded)
+
+
+@functools.lru_cache(maxsize=64)  # a cell run again is not parsed again
+def _names_read(
+    code: str, transform: Callable[[str], str] | None
+) -> tuple[tuple[str, ...], frozenset[str], bool]:
+    """The names the cell reads (in order, once each), the names it binds to PySpark
+    modules and objects by importing them, and whether it calls a Spark magic."""
     try:
-        tree = ast.parse(source)
+        tree = ast.parse(transform(code) if transform is not None else code)
     except SyntaxError:
-        return False
-    imported: set[str] = set()  # names this cell binds to PySpark modules and objects
+        return (), frozenset(), False
+    imported: set[str] = set()
+    loaded: dict[str, None] = {}
+    spark_magic = False
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -101,16 +116,11 @@ def needs_spark(code: str, namespace: Mapping[str, Any], shell: Any = None) -> b
                     imported.add(alias.asname or alias.name.split(".")[0])
         elif isinstance(node, ast.ImportFrom) and _is_pyspark(node.module or ""):
             imported.update(alias.asname or alias.name for alias in node.names)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            name = node.id
-            if name in SESSION_NAMES or name in imported:
-                return True
-            if name in namespace and _of_pyspark(namespace[name]):
-                return True
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            loaded[node.id] = None
         elif isinstance(node, ast.Call) and _spark_magic(node):
-            return True
-    return False
+            spark_magic = True
+    return tuple(loaded), frozenset(imported), spark_magic
 
 
 def _of_pyspark(value: Any) -> bool:

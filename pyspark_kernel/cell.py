@@ -212,15 +212,17 @@ class CellLife:
                 record.error_name = type(error).__name__
                 record.error_message = errors.headline(error)
             alive = opened.alive = self.session.check_alive()
+            opened.detect = result.success and self.settings.detect
             if opened.progress is not None:
                 state = {"success": "done", "interrupted": "cancelled"}.get(record.status, "failed")
                 progress = opened.progress
+                # the DataFrame the result detection describes first, asked in the same call
+                last = self.presenter.last_frame(cell) if opened.detect and used_spark else None
                 record.spark_job_ids = (
-                    progress.finish(state, used_spark) if alive else progress.job_ids
+                    progress.finish(state, used_spark, last) if alive else progress.job_ids
                 )
             if cell.interrupted:
                 self._thread_ready = False  # py4j replaced the main thread's connection
-            opened.detect = result.success and self.settings.detect
         finally:
             opened.stack.close()
         for hook in list(self.after_cell):

@@ -4,6 +4,7 @@ Each Py4J call costs a running kernel 0.2-0.4 ms (the JVM thread that serves the
 thread wakes up, answers, the cell's thread wakes up), and a cell that defines a DataFrame
 cost the kernel nine: its job tag and description before it, its job ids, the tag's
 removal, the result's schema and plan after it. `DriverCalls` makes each step one call
+(and the job ids and the DataFrame the cell bound last one call together)
 through a small Java class that the kernel compiles in the driver with Janino (which Spark
 ships for its generated code) on a thread of its own, once the first cell has asked for it.
 Until it is there, and for any Spark it does not compile on, the same calls go one by one.
@@ -60,10 +61,35 @@ public class CLASS_NAME {
         return text.toString();
     }
 
-    /** A Dataset's schema as JSON, a newline, and its analyzed logical plan. */
+    /** A Dataset's schema as JSON, then the operators of its analyzed logical plan (and
+     *  of its subqueries) one per line, in the order of its tree string (which would also
+     *  format every expression: it takes longer). */
     public String describe(Object dataset) throws Exception {
         Object schema = call(dataset, "schema");
-        return call(schema, "json") + "\\n" + call(dataset, "logicalPlan");
+        StringBuilder text = new StringBuilder();
+        text.append(call(schema, "json"));
+        Object plan = call(dataset, "logicalPlan");
+        operators((org.apache.spark.sql.catalyst.trees.TreeNode) plan, text);
+        return text.toString();
+    }
+
+    private static void operators(
+            org.apache.spark.sql.catalyst.trees.TreeNode node, StringBuilder text) {
+        text.append('\\n').append(node.nodeName());
+        operatorsOf((scala.collection.Iterable) node.innerChildren(), text);
+        operatorsOf((scala.collection.Iterable) node.children(), text);
+    }
+
+    private static void operatorsOf(scala.collection.Iterable nodes, StringBuilder text) {
+        scala.collection.Iterator each = nodes.iterator();
+        while (each.hasNext()) {
+            operators((org.apache.spark.sql.catalyst.trees.TreeNode) each.next(), text);
+        }
+    }
+
+    /** `jobIds(tag)`, a newline, and `describe(dataset)`: the end of a cell in one call. */
+    public String jobIdsAndDescribe(String tag, Object dataset) throws Exception {
+        return jobIds(tag) + "\\n" + describe(dataset);
     }
 
     private static Object call(Object target, String method) throws Exception {
@@ -134,33 +160,53 @@ class DriverCalls:
             self.sc.setJobDescription(description)
         self.previous_tag = tag
 
-    def job_ids(self, tag: str) -> list[int]:
-        """Ids of the jobs (running or done) that carry `tag`."""
+    def job_ids(self, tag: str, describe: Any = None) -> list[int]:
+        """Ids of the jobs (running or done) that carry `tag`; with `describe`, a DataFrame
+        whose schema and plan will be asked for next, those in the same call."""
         helper = self.helper
         if helper is None:
             if self._tracker is None:  # fetched once, as before the helper existed
                 self._tracker = internals.status_tracker(self.sc)
             return internals.job_ids_for_tag(self._tracker, tag)
-        text = str(helper.jobIds(tag))
+        if describe is not None and self._undescribed(describe):
+            text, schema, plan = str(helper.jobIdsAndDescribe(tag, describe._jdf)).split("\n", 2)
+            self._keep(describe, schema, plan)
+        else:
+            text = str(helper.jobIds(tag))
         return sorted(int(i) for i in text.split(",")) if text else []
 
-    def analyzed_plan(self, df: Any) -> str:
-        """A classic DataFrame's analyzed logical plan (fixed when the DataFrame was made:
-        the last few are kept); its schema is read in the same call and kept where PySpark
-        keeps it (``df.schema`` then asks the JVM nothing)."""
+    def plan_operators(self, df: Any) -> str:
+        """The operators of a classic DataFrame's analyzed logical plan (fixed when the
+        DataFrame was made: the last few are kept), one per line: their names with the
+        helper, the plan's tree string without (`budget` reads the first word of each line).
+        Its schema is read in the same call and kept where PySpark keeps it (``df.schema``
+        then asks the JVM nothing)."""
         kept = self._plans.get(id(df))
         if kept is not None and kept[0]() is df:
             return kept[1]
         helper = self.helper
-        if helper is None or internals.has_schema(df):
+        if helper is None:
             plan = internals.analyzed_plan(df)
+            self._keep(df, None, plan)
         else:
             schema, plan = str(helper.describe(df._jdf)).split("\n", 1)
+            self._keep(df, schema, plan)
+        return plan
+
+    def _undescribed(self, df: Any) -> bool:
+        """Whether `df` is a classic DataFrame of this context whose plan is not kept."""
+        if getattr(df, "_jdf", None) is None or df.sparkSession.sparkContext is not self.sc:
+            return False
+        kept = self._plans.get(id(df))
+        return kept is None or kept[0]() is not df
+
+    def _keep(self, df: Any, schema: str | None, plan: str) -> None:
+        """Keep `df`'s plan (and its schema, where PySpark keeps it, if it has none yet)."""
+        if schema is not None and not internals.has_schema(df):
             internals.remember_schema(df, schema)
         if len(self._plans) >= PLANS_KEPT:
             self._plans.pop(next(iter(self._plans)))
         self._plans[id(df)] = (weakref.ref(df), plan)
-        return plan
 
 
 _INSTANCES: weakref.WeakKeyDictionary[Any, DriverCalls] = weakref.WeakKeyDictionary()

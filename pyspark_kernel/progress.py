@@ -33,9 +33,9 @@ class JobTracker:
         self.calls = DriverCalls.of(sc)
         self.ui_url: str | None = shown_ui_url(sc.uiWebUrl)  # via the Jupyter server, if any
 
-    def job_ids(self, tag: str) -> list[int]:
-        """Ids of the jobs (running or done) that carry `tag`."""
-        return self.calls.job_ids(tag)
+    def job_ids(self, tag: str, describe: Any = None) -> list[int]:
+        """Ids of the jobs (running or done) that carry `tag` (see `DriverCalls.job_ids`)."""
+        return self.calls.job_ids(tag, describe)
 
 
 class ProgressDisplay:
@@ -83,8 +83,9 @@ class ProgressDisplay:
             },
         }
 
-    def finish(self, state: str, used_spark: bool = True) -> list[int]:
-        """The cell ended in `state`: publish the summary (if due) and return the job ids."""
+    def finish(self, state: str, used_spark: bool = True, describe: Any = None) -> list[int]:
+        """The cell ended in `state`: publish the summary (if due) and return the job ids;
+        `describe` is the DataFrame whose schema and plan the kernel reads next, if any."""
         raise NotImplementedError
 
     def abandon(self) -> list[int]:
@@ -156,7 +157,7 @@ class CellProgress(ProgressDisplay):
         if thread is not None:
             thread.join(2.0)
 
-    def finish(self, state: str, used_spark: bool = True) -> list[int]:
+    def finish(self, state: str, used_spark: bool = True, describe: Any = None) -> list[int]:
         """Stop polling, publish the summary (if any job ran) and return the job ids.
         A cell that made no JVM call (`used_spark` false) ran no job: nothing is asked."""
         self._stop_polling()
@@ -166,7 +167,7 @@ class CellProgress(ProgressDisplay):
             # nothing to show: the job ids will do (unless progress shows at once: a job
             # quicker than one poll was never seen running)
             if not (self._shown or self._due() or self._show_after <= 0):
-                self.job_ids = self._jobs.job_ids(self.tag)
+                self.job_ids = self._jobs.job_ids(self.tag, describe)
                 return self.job_ids
             payload = self._snapshot(state)
         except Exception:  # the JVM may be gone (killed, stopped)

@@ -161,7 +161,7 @@ class ConnectProgress(ProgressDisplay):
             self._publish(payload)
             self._last_sent = now
 
-    def finish(self, state: str, used_spark: bool = True) -> list[int]:
+    def finish(self, state: str, used_spark: bool = True, describe: Any = None) -> list[int]:
         """Stop listening, publish the summary (if shown or due); no job ids to return."""
         self.abandon()
         if self._ops and (self._shown or self._due()):

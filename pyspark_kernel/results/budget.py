@@ -50,7 +50,7 @@ def preview_cost(df: Any) -> str:
     frame = as_spark_frame(df)
     try:
         calls = driver_calls.for_frame(frame)
-        analyzed = calls.analyzed_plan(frame) if calls is not None else None
+        analyzed = calls.plan_operators(frame) if calls is not None else None
         plans = internals.logical_plans(frame, analyzed)
         if plans is None:  # Spark Connect: the server's physical plan
             physical = internals.physical_plan(frame)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import reprlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -45,10 +46,15 @@ def changed_views(before: Mapping[str, str], after: Mapping[str, str], code: str
 
 def assigned_names(code: str) -> list[str]:
     """Names bound by the cell's top-level statements, in source order (last binding last)."""
+    return list(_assigned(code))
+
+
+@functools.lru_cache(maxsize=64)  # a cell run again is not parsed again
+def _assigned(code: str) -> tuple[str, ...]:
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        return []
+        return ()
     found: list[tuple[int, int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -64,7 +70,7 @@ def assigned_names(code: str) -> list[str]:
         if name in ordered:
             ordered.remove(name)
         ordered.append(name)
-    return ordered
+    return tuple(ordered)
 
 
 def changed_names(before: Mapping[str, int], after: Mapping[str, int]) -> list[str]:

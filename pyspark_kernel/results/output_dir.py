@@ -11,9 +11,14 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 MARKER = ".pyspark-kernel-output"
+# A folder's mtime changes whenever an entry is added or removed, by at least the file
+# clock's tick (a jiffy, 1-10 ms): an mtime older than this when the folder was seen empty
+# is not repeated by a later change.
+MTIME_TICK_NS = 100_000_000
 
 
 class OutputDirError(RuntimeError):
@@ -43,9 +48,11 @@ class OutputDir:
             (self.path / MARKER).write_text("created by pyspark-kernel\n")
         info = os.lstat(self.path)
         self._identity = (info.st_dev, info.st_ino)
+        self._empty_since: int | None = None  # the folder's mtime when last seen empty
 
-    def check(self) -> None:
-        """Raise `OutputDirError` unless the folder is still the one the kernel created."""
+    def check(self) -> os.stat_result:
+        """Raise `OutputDirError` unless the folder is still the one the kernel created;
+        return its `lstat`."""
         try:
             info = os.lstat(self.path)
         except FileNotFoundError:
@@ -54,19 +61,34 @@ class OutputDir:
             raise OutputDirError(f"output folder {self.path} was replaced by a link or a file")
         if (info.st_dev, info.st_ino) != self._identity:
             raise OutputDirError(f"output folder {self.path} was replaced by another folder")
-        if not (self.path / MARKER).is_file():
+        if info.st_mtime_ns != self._empty_since and not (self.path / MARKER).is_file():
             raise OutputDirError(f"output folder {self.path} lost its ownership marker")
+        return info
 
     def clear(self) -> None:
         """Remove everything inside the folder; links are removed, never followed."""
-        self.check()
+        if self._unchanged(self.check()):
+            return  # nothing was added (nor the marker removed) since it was last empty
+        removed = False
         for entry in os.scandir(self.path):
             if entry.name == MARKER:
                 continue
+            removed = True
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path)
             else:
                 os.unlink(entry.path)
+        if not removed:
+            self._seen_empty(os.lstat(self.path))
+
+    def _unchanged(self, info: os.stat_result) -> bool:
+        return info.st_mtime_ns == self._empty_since
+
+    def _seen_empty(self, info: os.stat_result) -> None:
+        """Remember the mtime of the folder found empty, if it is old enough that any
+        later change gets another one (file times tick at a few milliseconds)."""
+        old = time.time_ns() - info.st_mtime_ns > MTIME_TICK_NS
+        self._empty_since = info.st_mtime_ns if old else None
 
     def remove(self) -> None:
         """Delete the folder itself (at kernel shutdown, only if still ours)."""
@@ -78,7 +100,8 @@ class OutputDir:
 
     def find_parquet(self) -> Path | None:
         """``result.parquet`` if the cell wrote it, else the first Parquet dataset by name."""
-        self.check()
+        if self._unchanged(self.check()):
+            return None
         preferred = self.path / "result.parquet"
         if not preferred.is_symlink() and _is_parquet(preferred):
             return preferred

@@ -140,6 +140,14 @@ class ResultPresenter:
                 file=sys.stderr,
             )
 
+    def last_frame(self, cell: CellState) -> Any:
+        """The DataFrame variable the cell bound last (None if none): `after` describes it
+        first, for the record's ``created_variables`` and as the variable rule's result."""
+        ns = self.shell.user_ns
+        frames = {k: i for k, i in self.names.snapshot().items() if is_dataframe(ns[k])}
+        name = detect.pick_variable(cell.code, cell.frames, frames)
+        return ns[name] if name is not None else None
+
     # -- showing -----------------------------------------------------------------------------
     def table_for(
         self,

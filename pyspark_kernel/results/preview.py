@@ -73,7 +73,7 @@ def frame_summary(obj: Any) -> str | None:
         return f"pyspark.pandas.{cls.__name__}[{', '.join(map(str, columns))}]"
     calls = driver_calls.for_frame(obj)
     if calls is not None and calls.helper is not None:
-        calls.analyzed_plan(obj)  # its schema and plan in one JVM call (the plan is kept)
+        calls.plan_operators(obj)  # its schema and plan in one JVM call (the plan is kept)
     fields = (f"{f.name}: {f.dataType.simpleString()}" for f in obj.schema.fields)
     return f"DataFrame[{', '.join(fields)}]"
 

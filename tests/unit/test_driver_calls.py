@@ -8,6 +8,7 @@ from py4j_commands import commands
 
 from pyspark_kernel import spark_internals as internals
 from pyspark_kernel.driver_calls import SOURCE, DriverCalls, for_frame
+from pyspark_kernel.results.budget import _nodes
 
 pytestmark = pytest.mark.core  # also run on the oldest and newest supported pyspark
 
@@ -51,10 +52,11 @@ def test_the_plan_and_schema_of_a_dataframe(spark, compiled):
     calls = fresh(spark, compiled)
     df = spark.range(10).selectExpr("id % 3 AS k").groupBy("k").count()
     with commands(spark, calls_only=True) as sent:
-        plan = calls.analyzed_plan(df)
+        plan = calls.plan_operators(df)
         assert [f.name for f in df.schema.fields] == ["k", "count"]
-        assert calls.analyzed_plan(df) == plan  # kept
-    assert plan == str(df._jdf.queryExecution().analyzed().toString())
+        assert calls.plan_operators(df) == plan  # kept
+    tree = str(df._jdf.queryExecution().analyzed().toString())
+    assert _nodes(plan) == _nodes(tree) == ["Aggregate", "Project", "Range"]
     # one call for both with the helper; two for the plan and two for the schema without
     assert len(sent) == (1 if compiled else 4)
 
@@ -62,10 +64,11 @@ def test_the_plan_and_schema_of_a_dataframe(spark, compiled):
 def test_only_the_last_plans_are_kept(spark):
     calls = fresh(spark, compiled=True)
     frames = [spark.range(i + 1) for i in range(20)]
-    plans = [calls.analyzed_plan(df) for df in frames]
+    plans = [calls.plan_operators(df) for df in frames]
     assert len(calls._plans) == 16
-    assert calls.analyzed_plan(frames[0]) == plans[0]  # asked again, still right
-    assert "Range (0, 1," in plans[0] and "Range (0, 20," in plans[-1]
+    assert calls.plan_operators(frames[0]) == plans[0]  # asked again, still right
+    assert plans[0] == plans[-1] == "Range"  # a fresh, kept plan each time
+    assert calls._plans[id(frames[-1])][0]() is frames[-1]
 
 
 def test_a_helper_that_does_not_compile_leaves_the_plain_calls(spark):
@@ -97,7 +100,43 @@ def test_helpers_of_two_contexts_in_one_jvm_keep_apart(spark):
     # a context stopped and made again compiles its own class; Py4J caches methods by class
     # name, so a second class of the same name would fail every call of the first
     first, second = fresh(spark, compiled=True), fresh(spark, compiled=True)
-    assert "Range (0, 2," in first.analyzed_plan(spark.range(2))
-    assert "Range (0, 3," in second.analyzed_plan(spark.range(3))
+    assert first.plan_operators(spark.range(2)) == "Range"
+    assert second.plan_operators(spark.range(3).selectExpr("id + 1 AS x")) == "Project\nRange"
     assert first.job_ids("dc-none") == second.job_ids("dc-none") == []
     assert first.helper.getClass().getName() != second.helper.getClass().getName()
+
+
+def test_the_job_ids_and_the_dataframe_described_next_in_one_call(spark):
+    sc = spark.sparkContext
+    calls = fresh(spark, compiled=True)
+    calls.begin_cell("dc-cell-3", "In [3]: ...")
+    try:
+        spark.range(3).count()
+        df = spark.range(10).selectExpr("id % 3 AS k").groupBy("k").count()
+        with commands(spark, calls_only=True) as sent:
+            ids = calls.job_ids("dc-cell-3", describe=df)
+            plan = calls.plan_operators(df)
+            assert [f.name for f in df.schema.fields] == ["k", "count"]
+        assert len(sent) == 1  # the ids, the plan and the schema
+        assert ids and ids == internals.job_ids_for_tag(internals.status_tracker(sc), "dc-cell-3")
+        assert _nodes(plan) == _nodes(str(df._jdf.queryExecution().analyzed().toString()))
+        # a frame described before, or anything but a DataFrame, is not asked for again
+        with commands(spark, calls_only=True) as sent:
+            assert calls.job_ids("dc-cell-3", describe=df) == ids
+            assert calls.job_ids("dc-cell-3", describe=object()) == ids
+        assert len(sent) == 2
+    finally:
+        sc.clearJobTags()
+
+
+def test_the_operators_of_subqueries_and_joins_in_tree_string_order(spark):
+    calls = fresh(spark, compiled=True)
+    spark.range(5).createOrReplaceTempView("dc_numbers")
+    df = spark.sql(
+        "SELECT a.id FROM dc_numbers a JOIN dc_numbers b ON a.id = b.id "
+        "WHERE a.id > (SELECT avg(id) FROM dc_numbers) ORDER BY a.id"
+    )
+    tree = str(df._jdf.queryExecution().analyzed().toString())
+    operators = calls.plan_operators(df).splitlines()
+    assert operators == _nodes(tree)
+    assert {"Sort", "Join", "Aggregate", "Filter"} <= set(operators)

@@ -103,3 +103,40 @@ def test_find_parquet_prefers_result_parquet(tmp_path):
     (out.path / "notes.txt").write_text("x")
     out.clear()
     assert out.find_parquet() is None
+
+
+def _age(path: Path, seconds: float = 5.0) -> None:
+    """Make `path`'s mtime `seconds` old, as an idle folder's is between cells."""
+    then = path.stat().st_mtime - seconds
+    os.utime(path, (then, then))
+
+
+def test_a_folder_left_empty_is_not_listed_again_but_a_new_file_is_found(tmp_path):
+    out = OutputDir(str(tmp_path / "out"))
+    _age(out.path)
+    out.clear()  # found empty, mtime old: remembered
+    assert out.find_parquet() is None
+    # written at once after the check, in the same tick of the file clock as nothing else
+    (out.path / "result.parquet").mkdir()
+    (out.path / "result.parquet" / "part-0.parquet").write_bytes(b"x")
+    assert out.find_parquet() == out.path / "result.parquet"
+    out.clear()
+    assert sorted(os.listdir(out.path)) == [MARKER]
+
+
+def test_a_folder_emptied_just_now_is_listed_again(tmp_path):
+    out = OutputDir(str(tmp_path / "out"))
+    (out.path / "old.csv").write_text("x")
+    out.clear()  # its mtime is now: a change within the same tick would keep it
+    out.clear()
+    (out.path / "a.parquet").write_bytes(b"x")
+    assert out.find_parquet() == out.path / "a.parquet"
+
+
+def test_the_marker_removed_after_the_folder_was_seen_empty_is_noticed(tmp_path):
+    out = OutputDir(str(tmp_path / "out"))
+    _age(out.path)
+    out.clear()
+    (out.path / MARKER).unlink()
+    with pytest.raises(OutputDirError, match="marker"):
+        out.clear()
