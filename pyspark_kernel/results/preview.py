@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
 import pyspark_kernel.driver_calls as driver_calls
@@ -53,8 +54,6 @@ PANDAS_ON_SPARK = (("pyspark.pandas.frame", "DataFrame"), ("pyspark.pandas.serie
 
 def is_dataframe(obj: Any) -> bool:
     """True for classic and Spark Connect DataFrames and pandas-on-Spark frames and Series."""
-    from pyspark.sql import DataFrame
-
     if isinstance(obj, DataFrame):
         return True
     cls = type(obj)
