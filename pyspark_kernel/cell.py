@@ -158,7 +158,8 @@ class CellLife:
             jobs = self._job_tracker(spark)
             sc = spark.sparkContext
             description = job_description(cell.record.execution_count, cell.code)
-            DriverCalls.of(sc).begin_cell(tag, description)  # the last cell's tag goes
+            # the last cell's tag goes; sent ahead, answered while the cell starts
+            DriverCalls.of(sc).begin_cell(tag, description, ahead=self.session.calls)
             cell.tag = tag
             if not self._thread_ready:
                 sc.setInterruptOnCancel(True)

@@ -146,12 +146,20 @@ class DriverCalls:
         return True
 
     # -- the steps -------------------------------------------------------------------------
-    def begin_cell(self, tag: str, description: str) -> None:
+    def begin_cell(
+        self, tag: str, description: str, ahead: jvmcalls.CallCounter | None = None
+    ) -> None:
         """Put the cell's job tag and description on this thread, in place of the last
-        cell's tag."""
+        cell's tag; with `ahead` (the main thread's counter), the call is sent ahead: the
+        JVM answers it while the cell starts, and the answer is read before the thread's
+        next call (whose job carries the tag)."""
         previous, helper = self.previous_tag, self.helper
         if helper is not None:
-            helper.beginCell(previous, tag, description)
+            sent = ahead is not None and ahead.send_ahead(
+                helper, "beginCell", previous, tag, description
+            )
+            if not sent:
+                helper.beginCell(previous, tag, description)
         else:
             self.compile_soon()
             if previous is not None:

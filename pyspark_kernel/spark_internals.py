@@ -550,3 +550,48 @@ def quiet_query_context_loggers() -> None:
     """Silence `query_context_loggers`."""
     for logger in query_context_loggers():
         logger.setLevel(logging.CRITICAL)
+
+
+# -- a call whose answer is read later (Py4J's pinned-thread connections) ----------------------
+def send_ahead(java_object: Any, method: str, *args: str | None) -> Any:
+    """Send ``java_object.method(*args)`` (string or None arguments) on this thread's Py4J
+    connection without waiting for its answer; return that connection, whose next answer
+    is this call's (`read_ahead` reads it, before anything else is sent on it), or None
+    when the call could not be sent ahead (no connection of this thread's own yet).
+
+    The connection is closed (Py4J opens a new one) if the sending is interrupted, so it is
+    never left owing an answer nobody will read."""
+    from py4j import protocol
+
+    client = java_object._gateway_client
+    connection = getattr(client, "get_thread_connection", lambda: None)()
+    if connection is None or connection.socket is None:
+        return None
+    parts = "".join(protocol.get_command_part(arg) for arg in args)
+    command = f"{protocol.CALL_COMMAND_NAME}{java_object._target_id}\n{method}\n{parts}"
+    data = (command + protocol.END_COMMAND_PART).encode("utf-8")
+    try:
+        connection.socket.sendall(data)
+    except BaseException:
+        connection.close(reset=True)
+        raise
+    return connection
+
+
+def read_ahead(connection: Any) -> None:
+    """Read the answer of the call `send_ahead` sent on `connection`; raise if the call
+    failed. On an interruption or an answer that is not one, the connection is closed."""
+    from py4j import protocol
+
+    if connection.socket is None:  # closed meanwhile: nothing is owed on a new one
+        return
+    try:
+        answer = protocol.smart_decode(connection.stream.readline()[:-1])
+    except BaseException:
+        connection.close(reset=True)
+        raise
+    if not answer.startswith(protocol.RETURN_MESSAGE):
+        connection.close(reset=True)
+        raise protocol.Py4JError(f"unexpected answer from the JVM: {answer[:80]!r}")
+    if answer[1:2] == protocol.ERROR:
+        raise protocol.Py4JError(f"the JVM call failed: {answer[1:200]!r}")
