@@ -74,7 +74,7 @@ _bench_ip.events.register('pre_run_cell', _bench_life.pre_run_cell)
 _bench_ip.events.register('post_run_cell', _bench_life.post_run_cell)
 for _bench_path, _bench_name in {PARTS!r}.values():
     delattr(_bench_owner(_bench_path), _bench_name)
-del _bench_client.send_command
+_bench_client.send_command = _bench_send  # the kernel's own wrapper, kept
 """
 
 

@@ -49,7 +49,7 @@ class _BenchNoProgress:
     job_ids = []
     def __init__(self, *args, **kwargs):
         pass
-    def finish(self, state, used_spark=True):
+    def finish(self, state, used_spark=True, describe=None):
         return []
     def abandon(self):
         return []

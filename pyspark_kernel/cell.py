@@ -159,7 +159,7 @@ class CellLife:
             sc = spark.sparkContext
             description = job_description(cell.record.execution_count, cell.code)
             # the last cell's tag goes; sent ahead, answered while the cell starts
-            DriverCalls.of(sc).begin_cell(tag, description, ahead=self.session.calls)
+            DriverCalls.of(sc).begin_cell(tag, description, ahead=True)
             cell.tag = tag
             if not self._thread_ready:
                 sc.setInterruptOnCancel(True)

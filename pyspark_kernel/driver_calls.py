@@ -146,20 +146,16 @@ class DriverCalls:
         return True
 
     # -- the steps -------------------------------------------------------------------------
-    def begin_cell(
-        self, tag: str, description: str, ahead: jvmcalls.CallCounter | None = None
-    ) -> None:
+    def begin_cell(self, tag: str, description: str, ahead: bool = False) -> None:
         """Put the cell's job tag and description on this thread, in place of the last
-        cell's tag; with `ahead` (the main thread's counter), the call is sent ahead: the
-        JVM answers it while the cell starts, and the answer is read before the thread's
-        next call (whose job carries the tag)."""
+        cell's tag; `ahead`: send the call and go on, the JVM answers while the cell
+        starts (the answer is read before this thread's next call: the jobs of that call
+        carry the tag)."""
         previous, helper = self.previous_tag, self.helper
         if helper is not None:
-            sent = ahead is not None and ahead.send_ahead(
-                helper, "beginCell", previous, tag, description
-            )
-            if not sent:
-                helper.beginCell(previous, tag, description)
+            args = (previous, tag, description)
+            if not (ahead and internals.send_ahead(helper, "beginCell", *args)):
+                helper.beginCell(*args)
         else:
             self.compile_soon()
             if previous is not None:

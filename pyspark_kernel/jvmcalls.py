@@ -10,15 +10,11 @@ is made by a cell or any other thread (a listener, a user's thread).
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pyspark_kernel.spark_internals as internals
-
-log = logging.getLogger(__name__)
 _local = threading.local()
 
 # A Py4J call command (``c``, its target object or ``z:`` class, its method) or constructor
@@ -50,52 +46,27 @@ def may_change_views(command: str) -> bool:
 class CallCounter:
     """Counts the Py4J commands sent by `client` outside `internal()` blocks, and apart
     those among them that may change a temporary view; runs `before_main_call` before the
-    main thread's next such command. A call the main thread sent ahead (`send_ahead`) has
-    its answer read before the main thread's next command of any kind."""
+    main thread's next such command."""
 
     def __init__(self, client: Any) -> None:
         self.calls = 0
         self.view_changes = 0
         # run once, before the next counted call made by the main thread (the cells' thread)
         self.before_main_call: Callable[[], None] | None = None
-        self._ahead: Any = None  # the main thread's connection that owes an answer
         send = client.send_command
 
         def counted(command: str, *args: Any, **kwargs: Any) -> Any:
-            main = threading.current_thread() is threading.main_thread()
             if not getattr(_local, "internal", False):
                 self.calls += 1
                 if may_change_views(command):
                     self.view_changes += 1
                 first = self.before_main_call
-                if first is not None and main:
+                if first is not None and threading.current_thread() is threading.main_thread():
                     self.before_main_call = None
                     first()
-            if main:
-                self.read_ahead()
             return send(command, *args, **kwargs)
 
         client.send_command = counted
-
-    def send_ahead(self, java_object: Any, method: str, *args: str | None) -> bool:
-        """On the main thread, send ``java_object.method(*args)`` and go on: its answer is
-        read before the thread's next command (so the JVM works on it meanwhile). False
-        when it was not sent (another thread, no connection yet): call it as usual then."""
-        if threading.current_thread() is not threading.main_thread():
-            return False
-        self.read_ahead()
-        self._ahead = internals.send_ahead(java_object, method, *args)
-        return self._ahead is not None
-
-    def read_ahead(self) -> None:
-        """Read the answer of the call sent ahead, if one is owed (main thread only). Its
-        failure is logged: it must not fail the command that comes next."""
-        connection, self._ahead = self._ahead, None
-        if connection is not None:
-            try:
-                internals.read_ahead(connection)
-            except Exception as exc:
-                log.warning("a call sent ahead to the JVM failed: %s", exc)
 
 
 @contextlib.contextmanager

@@ -553,37 +553,47 @@ def quiet_query_context_loggers() -> None:
 
 
 # -- a call whose answer is read later (Py4J's pinned-thread connections) ----------------------
-def send_ahead(java_object: Any, method: str, *args: str | None) -> Any:
+def send_ahead(java_object: Any, method: str, *args: str | None) -> bool:
     """Send ``java_object.method(*args)`` (string or None arguments) on this thread's Py4J
-    connection without waiting for its answer; return that connection, whose next answer
-    is this call's (`read_ahead` reads it, before anything else is sent on it), or None
-    when the call could not be sent ahead (no connection of this thread's own yet).
+    connection and return at once: the JVM answers while Python goes on, and the answer is
+    read before the next command is sent on that connection (whoever sends it). False when
+    it could not be sent so (no connection of this thread's own yet): call it as usual.
 
-    The connection is closed (Py4J opens a new one) if the sending is interrupted, so it is
-    never left owing an answer nobody will read."""
+    The connection is closed (Py4J opens a new one) when the sending or the reading is
+    interrupted or the answer is not one: it never owes an answer nobody will read."""
     from py4j import protocol
 
     client = java_object._gateway_client
     connection = getattr(client, "get_thread_connection", lambda: None)()
     if connection is None or connection.socket is None:
-        return None
+        return False
+    _read_owed(connection)  # one sent ahead before, with no command since
     parts = "".join(protocol.get_command_part(arg) for arg in args)
     command = f"{protocol.CALL_COMMAND_NAME}{java_object._target_id}\n{method}\n{parts}"
     data = (command + protocol.END_COMMAND_PART).encode("utf-8")
     try:
+        # set first: an interruption right after the sending must still find it owed
+        connection.send_command = functools.partial(_send_when_answered, connection)
         connection.socket.sendall(data)
     except BaseException:
+        vars(connection).pop("send_command", None)
         connection.close(reset=True)
         raise
-    return connection
+    return True
 
 
-def read_ahead(connection: Any) -> None:
-    """Read the answer of the call `send_ahead` sent on `connection`; raise if the call
-    failed. On an interruption or an answer that is not one, the connection is closed."""
+def _send_when_answered(connection: Any, command: str) -> Any:
+    """The connection's ``send_command`` while it owes an answer: read it, then send."""
+    _read_owed(connection)
+    return connection.send_command(command)
+
+
+def _read_owed(connection: Any) -> None:
+    """Read the answer `connection` owes for a call sent ahead, if any (a failed call is
+    logged: the command that comes next must not fail for it)."""
     from py4j import protocol
 
-    if connection.socket is None:  # closed meanwhile: nothing is owed on a new one
+    if vars(connection).pop("send_command", None) is None or connection.socket is None:
         return
     try:
         answer = protocol.smart_decode(connection.stream.readline()[:-1])
@@ -592,6 +602,6 @@ def read_ahead(connection: Any) -> None:
         raise
     if not answer.startswith(protocol.RETURN_MESSAGE):
         connection.close(reset=True)
-        raise protocol.Py4JError(f"unexpected answer from the JVM: {answer[:80]!r}")
-    if answer[1:2] == protocol.ERROR:
-        raise protocol.Py4JError(f"the JVM call failed: {answer[1:200]!r}")
+        log.warning("unexpected answer from the JVM to a call sent ahead: %r", answer[:80])
+    elif answer[1:2] == protocol.ERROR:
+        log.warning("a call sent ahead to the JVM failed: %r", answer[1:200])

@@ -1,6 +1,7 @@
 """`DriverCalls`: the kernel's per-cell JVM calls, one round trip per step once the helper
 class is compiled in the driver, the same results one call at a time before."""
 
+import threading
 from typing import Any
 
 import pytest
@@ -140,3 +141,72 @@ def test_the_operators_of_subqueries_and_joins_in_tree_string_order(spark):
     operators = calls.plan_operators(df).splitlines()
     assert operators == _nodes(tree)
     assert {"Sort", "Join", "Aggregate", "Filter"} <= set(operators)
+
+
+def test_a_call_sent_ahead_is_answered_before_the_next_command(spark):
+    sc = spark.sparkContext
+    jsc = sc._jsc.sc()
+    try:
+        jsc.setLocalProperty("dc.ahead", "before")  # this thread has its connection
+        assert internals.send_ahead(jsc, "setLocalProperty", "dc.ahead", "sent ahead")
+        # the next command reads the owed answer first, then gets its own
+        assert sc.getLocalProperty("dc.ahead") == "sent ahead"
+        assert [sc.getLocalProperty("dc.ahead") for _ in range(3)] == ["sent ahead"] * 3
+        # a call sent ahead that fails is logged; the next command still gets its own answer
+        assert internals.send_ahead(jsc, "noSuchMethod", "x")
+        assert spark.range(4).count() == 4
+        # two in a row: the first answer is read before the second call is sent
+        assert internals.send_ahead(jsc, "setLocalProperty", "dc.ahead", "one")
+        assert internals.send_ahead(jsc, "setLocalProperty", "dc.ahead", "two")
+        assert sc.getLocalProperty("dc.ahead") == "two"
+    finally:
+        sc.setLocalProperty("dc.ahead", None)
+
+
+def test_a_cell_tag_sent_ahead_tags_the_next_job(spark):
+    sc = spark.sparkContext
+    calls = fresh(spark, compiled=True)
+    try:
+        calls.begin_cell("dc-ahead-1", "In [4]: spark.range(3).count()", ahead=True)
+        spark.range(3).count()
+        assert calls.job_ids("dc-ahead-1")
+        assert sc.getLocalProperty("spark.job.description") == "In [4]: spark.range(3).count()"
+    finally:
+        sc.clearJobTags()
+
+
+def test_a_thread_with_no_connection_yet_calls_as_usual(spark):
+    jsc = spark.sparkContext._jsc.sc()
+    sent: list[bool] = []
+
+    def first_command_of_a_thread() -> None:
+        sent.append(internals.send_ahead(jsc, "setLocalProperty", "dc.thread", "x"))
+
+    thread = threading.Thread(target=first_command_of_a_thread)
+    thread.start()
+    thread.join()
+    assert sent == [False]
+
+
+def test_an_interrupted_read_closes_the_connection_that_owes_the_answer(spark):
+    jsc = spark.sparkContext._jsc.sc()
+    jsc.setLocalProperty("dc.ahead", "x")
+    client = internals.gateway_client(spark.sparkContext._gateway)
+    connection = client.get_thread_connection()
+    assert internals.send_ahead(jsc, "setLocalProperty", "dc.ahead", "y")
+
+    class Interrupting:
+        def readline(self) -> bytes:
+            raise KeyboardInterrupt
+
+        def close(self) -> None:
+            pass
+
+    stream, connection.stream = connection.stream, Interrupting()
+    with pytest.raises(KeyboardInterrupt):
+        jsc.getLocalProperty("dc.ahead")
+    stream.close()
+    assert connection.socket is None  # never used again with an answer owed
+    assert spark.range(2).count() == 2  # Py4J opens this thread a new connection
+    jsc = spark.sparkContext._jsc.sc()
+    jsc.setLocalProperty("dc.ahead", None)

@@ -3,7 +3,6 @@ sends: views are listed again after those only (see `jvmcalls`)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -68,64 +67,3 @@ def test_the_counter_counts_calls_and_view_changes_apart(spark):
         assert counter.calls > calls and counter.view_changes > 0
     finally:
         del client.send_command
-
-
-def test_a_call_sent_ahead_is_answered_before_the_next_one(spark):
-    sc = spark.sparkContext
-    client = internals.gateway_client(sc._gateway)
-    counter = CallCounter(client)
-    jsc = sc._jsc.sc()
-    try:
-        jsc.setLocalProperty("jc.ahead", "before")  # this thread has its connection
-        assert counter.send_ahead(jsc, "setLocalProperty", "jc.ahead", "sent ahead")
-        assert counter._ahead is not None  # owed, not read yet
-        # the next call reads the owed answer first, then gets its own
-        assert sc.getLocalProperty("jc.ahead") == "sent ahead"
-        assert counter._ahead is None
-        assert [sc.getLocalProperty("jc.ahead") for _ in range(3)] == ["sent ahead"] * 3
-        # a call sent ahead that fails is logged; the next call still gets its own answer
-        assert counter.send_ahead(jsc, "noSuchMethod", "x")
-        assert spark.range(4).count() == 4
-        # two sent ahead in a row: the first answer is read before the second is sent
-        assert counter.send_ahead(jsc, "setLocalProperty", "jc.ahead", "one")
-        assert counter.send_ahead(jsc, "setLocalProperty", "jc.ahead", "two")
-        assert sc.getLocalProperty("jc.ahead") == "two"
-    finally:
-        counter.read_ahead()
-        del client.send_command
-        sc.setLocalProperty("jc.ahead", None)
-
-
-def test_a_call_is_sent_ahead_only_from_the_main_thread(spark):
-    client = internals.gateway_client(spark.sparkContext._gateway)
-    counter = CallCounter(client)
-    jsc = spark.sparkContext._jsc.sc()
-    sent: list[bool] = []
-    try:
-        thread = threading.Thread(
-            target=lambda: sent.append(counter.send_ahead(jsc, "setLocalProperty", "a", "b"))
-        )
-        thread.start()
-        thread.join()
-        assert sent == [False] and counter._ahead is None
-    finally:
-        del client.send_command
-
-
-def test_an_interrupted_read_closes_the_connection_that_owed_the_answer(spark):
-    sc = spark.sparkContext
-    jsc = sc._jsc.sc()
-    jsc.setLocalProperty("jc.ahead", "x")
-    connection = internals.send_ahead(jsc, "setLocalProperty", "jc.ahead", "y")
-    assert connection is not None
-
-    class Interrupting:
-        def readline(self) -> bytes:
-            raise KeyboardInterrupt
-
-    connection.stream, stream = Interrupting(), connection.stream
-    with pytest.raises(KeyboardInterrupt):
-        internals.read_ahead(connection)
-    stream.close()
-    assert connection.socket is None  # never reused with an answer owed
-    assert spark.range(2).count() == 2  # Py4J opens this thread a new connection
