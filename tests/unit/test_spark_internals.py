@@ -137,6 +137,10 @@ def test_job_ids_for_tag_and_cancel(spark):
         sc.removeJobTag("contract-tag")
     ids = internals.job_ids_for_tag(tracker, "contract-tag")
     assert ids and all(isinstance(i, int) for i in ids)
+    # Spark's status store hears of a job's end after count() returns (its listener bus)
+    deadline = time.monotonic() + 10
+    while set(ids) & set(sc.statusTracker().getActiveJobsIds()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert internals.cancel_active_jobs(sc, "contract-tag") is False  # none running
 
     done = threading.Event()
