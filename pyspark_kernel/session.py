@@ -46,6 +46,8 @@ _JVM_SETTINGS = (
 
 
 OWN_TAG_PREFIX = "pyspark-kernel-own-"
+# A read on a connection to PySpark's accumulator server waits at most this long (seconds)
+ACCUMULATOR_READ_TIMEOUT = 3.0
 
 
 class SessionError(RuntimeError):
@@ -223,6 +225,9 @@ class SessionManager:
         user = internals.live_user_session()
         if user is not None:
             self.spark = user
+            internals.guard_accumulator_server(
+                user.sparkContext, _log_stray_connection, ACCUMULATOR_READ_TIMEOUT
+            )
             self.generation += 1
             self._set_state("ready")
             return
@@ -448,7 +453,7 @@ class SessionManager:
             preparing.join()  # before PySpark's first conversion of a Python value
         sc = SparkContext(conf=conf, gateway=gateway)
         sc.setLogLevel(self.settings.log_level)
-        internals.on_accumulator_server_error(sc, _log_stray_connection)
+        internals.guard_accumulator_server(sc, _log_stray_connection, ACCUMULATOR_READ_TIMEOUT)
         if preinitializing is not None:
             preinitializing.join()
         return SparkSession(sc)

@@ -179,13 +179,26 @@ def job_ids_for_tag(tracker: Any, tag: str) -> list[int]:
     return sorted(int(i) for i in tracker.getJobIdsForTag(tag))
 
 
-def on_accumulator_server_error(sc: Any, handler: Callable[[Any, Any], None]) -> None:
-    """Let `handler(request, client_address)` handle the failures of the server through
-    which the driver JVM sends accumulator updates (``sc._accumulatorServer``, a
-    ``socketserver.TCPServer`` whose ``handle_error`` prints to stderr)."""
+def guard_accumulator_server(
+    sc: Any, on_error: Callable[[Any, Any], None], read_timeout: float
+) -> None:
+    """Guard the server through which the driver JVM sends accumulator updates
+    (``sc._accumulatorServer``, a ``socketserver`` server that serves one connection at a
+    time): `on_error(request, client_address)` handles a connection that fails (PySpark
+    prints its traceback to stderr), and a read on a connection waits at most
+    `read_timeout` seconds. PySpark reads the authentication token with no time limit: a
+    stray client that sends a few bytes and waits for an answer (a ZeroMQ channel of a
+    dead kernel reconnecting to a port this server now has) would stall every accumulator
+    update, and the server's shutdown, until that client gave up. Once authenticated, the
+    handler reads only what has arrived, so the limit never cuts the JVM's own updates."""
     server = getattr(sc, "_accumulatorServer", None)
-    if server is not None:
-        server.handle_error = handler
+    if server is None:
+        return
+    server.handle_error = on_error
+    handler = server.RequestHandlerClass
+    if getattr(handler, "timeout", None) != read_timeout:
+        # StreamRequestHandler.setup() applies `timeout` to each connection it serves
+        server.RequestHandlerClass = type(handler.__name__, (handler,), {"timeout": read_timeout})
 
 
 # SparkContext.SPARK_JOB_TAGS (3.5+): this thread's job tags, joined by commas

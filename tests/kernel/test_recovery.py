@@ -1,8 +1,11 @@
 """Interrupt, JVM death, bad configuration and shutdown, on real kernels and real JVMs."""
 
+import contextlib
 import os
 import signal
+import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 from kernel_client import Kernel
@@ -93,18 +96,38 @@ def test_jvm_killed_during_a_job_and_between_cells(kernel):
     assert kernel.value("spark.range(10).count()") == 10
     second_jvm = kernel.jvm_pid()
     assert second_jvm != first_jvm
-    os.kill(second_jvm, signal.SIGKILL)
-    time.sleep(1)
-    assert kernel.value("spark.range(10).count()") == 10
-    assert kernel.jvm_pid() not in (first_jvm, second_jvm)
-    assert kernel.value("keep") == {"rows": [1, 2, 3]}
-    assert kernel.kernel_pid() == kernel_pid
-    # The dead contexts' accumulator servers were shut down: one serves the live context.
-    servers = "sum(t.name.endswith('(serve_forever)') for t in __import__('threading').enumerate())"
-    deadline = time.monotonic() + 10
-    while kernel.value(servers) != 1 and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert kernel.value(servers) == 1
+    # A stray client on its accumulator server, waiting for an answer, does not keep that
+    # server up once its JVM is gone (PySpark reads with no time limit).
+    with stray_connection(kernel):
+        os.kill(second_jvm, signal.SIGKILL)
+        time.sleep(1)
+        assert kernel.value("spark.range(10).count()") == 10
+        assert kernel.jvm_pid() not in (first_jvm, second_jvm)
+        assert kernel.value("keep") == {"rows": [1, 2, 3]}
+        assert kernel.kernel_pid() == kernel_pid
+        # The dead contexts' accumulator servers were shut down: one serves the live one.
+        servers = (
+            "sum(t.name.endswith('(serve_forever)') for t in __import__('threading').enumerate())"
+        )
+        deadline = time.monotonic() + 10
+        while kernel.value(servers) != 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert kernel.value(servers) == 1
+
+
+# The start of a ZeroMQ greeting: a client that sends it waits for the server's before
+# it sends more, as the channels of a kernel that died do when they reconnect to a port
+# that kernel used and the accumulator server now has.
+GREETING = bytes([0xFF] + [0] * 7 + [1, 0x7F, 3])
+
+
+@contextlib.contextmanager
+def stray_connection(kernel) -> Iterator[socket.socket]:
+    """A connection to the session's accumulator server that sent a greeting and waits."""
+    port = kernel.value("spark.sparkContext._accumulatorServer.server_address[1]")
+    with socket.create_connection(("127.0.0.1", port)) as stray:
+        stray.sendall(GREETING)
+        yield stray
 
 
 # What a ZeroMQ client sends first (its greeting), as the channels of a kernel that died do
@@ -119,6 +142,13 @@ for _ in range(2):
 """
 
 
+ACCUMULATE = (
+    "acc = sc.accumulator(0)\n"
+    "sc.parallelize(range(10), 2).foreach(lambda x: acc.add(x))\n"
+    "print(acc.value)"
+)
+
+
 def test_a_stray_connection_to_the_accumulator_server_shows_nothing_in_cells(kernel):
     # a new session: its server serves one connection at a time, the JVM's once it has one
     assert kernel.run("%spark restart").status == "ok"
@@ -126,12 +156,16 @@ def test_a_stray_connection_to_the_accumulator_server_shows_nothing_in_cells(ker
     assert stray.status == "ok", stray.error
     after = kernel.run("__import__('time').sleep(1.5)")  # the server's thread polls each 1 s
     assert stray.stream("stderr") == "" and after.stream("stderr") == ""
-    counted = kernel.run(
-        "acc = sc.accumulator(0)\n"
-        "sc.parallelize(range(10), 2).foreach(lambda x: acc.add(x))\n"
-        "print(acc.value)"
-    )
+    counted = kernel.run(ACCUMULATE)
     assert counted.status == "ok" and counted.stream("stdout") == "45\n", counted.messages
+    # A stray client that waits for an answer does not stall the accumulator updates of a
+    # fresh session (the JVM's connection waits behind it): PySpark would wait for it.
+    assert kernel.run("%spark restart").status == "ok"
+    with stray_connection(kernel):
+        time.sleep(0.5)  # its connection is the one served
+        counted = kernel.run(ACCUMULATE, timeout=30)
+        assert counted.status == "ok" and counted.stream("stdout") == "45\n", counted.messages
+        assert counted.stream("stderr") == ""
 
 
 @pytest.mark.parametrize(

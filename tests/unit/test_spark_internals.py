@@ -92,7 +92,7 @@ def test_activate_on_this_thread_makes_the_session_the_threads_active_one(spark)
     assert found["after"]._jsparkSession.equals(spark._jsparkSession)
 
 
-def test_the_accumulator_servers_failures_go_to_a_handler(spark):
+def test_the_accumulator_servers_failures_go_to_a_handler_and_its_reads_wait_a_limit(spark):
     # A socketserver server: a request that fails goes through its handle_error. (It
     # serves one connection at a time: once the JVM has sent an update, its connection is
     # the one served and a stray one waits; the kernel test sends one to a fresh session.)
@@ -102,7 +102,8 @@ def test_the_accumulator_servers_failures_go_to_a_handler(spark):
     server = sc._accumulatorServer
     assert isinstance(server, socketserver.BaseServer)
     failures = []
-    internals.on_accumulator_server_error(sc, lambda request, address: failures.append(address))
+    internals.guard_accumulator_server(sc, lambda request, address: failures.append(address), 3)
+    assert server.RequestHandlerClass.timeout == 3
     try:
         raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
     except UnicodeDecodeError:
