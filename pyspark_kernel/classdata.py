@@ -36,10 +36,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pyspark_kernel.spark_internals as internals
 
@@ -82,14 +82,6 @@ BUILD_TIMEOUT = 900.0
 BUILD_MEMORY = 2**30  # MemAvailable a background build wants before it starts
 
 
-class ConfLike(Protocol):
-    """What `prepare` needs of a ``SparkConf``."""
-
-    def get(self, key: str, defaultValue: str | None = None) -> str | None: ...
-
-    def set(self, key: str, value: str) -> Any: ...
-
-
 class BuildError(RuntimeError):
     """An archive could not be built."""
 
@@ -112,8 +104,6 @@ def archive_key(conf: Mapping[str, str], environ: Mapping[str, str] = os.environ
     runtime (version, vendor, its libjvm), pyspark's version and jars, the class path
     settings, the driver's ``-XX`` options and whether its heap is too large for
     compressed oops. Raises `BuildError` when no Java runtime is found."""
-    from pyspark.version import __version__ as pyspark_version
-
     home = internals.spark_home()
     jars = Path(home) / "jars"
     listing = sorted(
@@ -121,7 +111,7 @@ def archive_key(conf: Mapping[str, str], environ: Mapping[str, str] = os.environ
     )
     inputs = {
         "java": java_identity(environ),
-        "pyspark": pyspark_version,
+        "pyspark": internals.pyspark_release(),
         "spark_home": str(Path(home).resolve()),
         "jars": _digest(listing),
         "class_path": conf.get("spark.driver.extraClassPath", ""),
@@ -334,7 +324,7 @@ class ArchiveUse:
         }
 
 
-def prepare(conf: ConfLike) -> ArchiveUse | None:
+def prepare(conf: MutableMapping[str, str]) -> ArchiveUse | None:
     """Choose the archive for a driver JVM about to be launched with `conf`, and add the
     options that use it to ``spark.driver.extraJavaOptions`` (after the user's own, which
     stay as they are). None when the user's options already decide class-data sharing or
@@ -352,7 +342,7 @@ def prepare(conf: ConfLike) -> ArchiveUse | None:
     path = None if reason else key.files.archive
     use = ArchiveUse(key, settings, path, reason)
     if path is not None:
-        conf.set(JAVA_OPTIONS, merge_options(user, use_options(path)))
+        conf[JAVA_OPTIONS] = merge_options(user, use_options(path))
         log.debug("class-data archive %s for the driver JVM", path)
         use.launcher = _launcher_archive(key.files)
         with contextlib.suppress(OSError):
@@ -382,9 +372,9 @@ def launcher_options(use: ArchiveUse | None) -> Iterator[None]:
         os.environ.pop(LAUNCHER_OPTIONS, None)
 
 
-def unprepare(conf: ConfLike, use: ArchiveUse) -> None:
+def unprepare(conf: MutableMapping[str, str], use: ArchiveUse) -> None:
     """Take the archive's options out of `conf` again."""
-    conf.set(JAVA_OPTIONS, use.conf.get(JAVA_OPTIONS, ""))
+    conf[JAVA_OPTIONS] = use.conf.get(JAVA_OPTIONS, "")
 
 
 def use_options(path: Path) -> str:
@@ -556,14 +546,13 @@ def _dump(tmp: Path, conf: Mapping[str, str], key: ArchiveKey) -> tuple[str, str
 
     from .warmup import warm_session
 
-    spark_conf = SparkConf(loadDefaults=False)
-    for name, value in build_conf(tmp, conf, key).items():
-        spark_conf.set(name, value)
+    settings = build_conf(tmp, conf, key)
+    spark_conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
     internals.quiet_query_context_loggers()  # the warm-up's own error is expected
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     with open(build_log(), "ab") as out:
-        gateway = internals.launch_jvm(spark_conf, stdout=out.fileno(), stderr=out.fileno())
+        gateway = internals.launch_jvm(settings, stdout=out.fileno(), stderr=out.fileno())
     proc = internals.jvm_process(gateway)
     watchdog = threading.Timer(BUILD_TIMEOUT, proc.kill)
     watchdog.daemon = True

@@ -1,7 +1,9 @@
 """The ``pyspark`` kernel: IPython's kernel with the Spark extension loaded.
 
-Protocol glue only; the Spark behaviour lives in `SparkExtension`. The session starts
-before the extension's modules are imported: the driver JVM starts meanwhile.
+Protocol glue only; the Spark behaviour lives in `SparkExtension`. The launcher started
+the driver JVM before ipykernel was imported (`early_start`); the kernel takes that session
+when its settings launch the same JVM, else starts its own, before the extension's modules
+are imported.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from ipykernel.ipkernel import IPythonKernel
 from traitlets import Instance, List
 
-from . import __version__
+from . import __version__, early_start
 from .config import SparkSettings
 from .imports import import_as_a_cell_would
 from .session import SessionManager
@@ -114,7 +116,12 @@ def _start_session(shell: Any) -> SessionManager:
     """The kernel's session, building in the background from the kernel's settings."""
     settings = SparkSettings(config=shell.config)
     settings.apply_env()
+    prepare = partial(import_as_a_cell_would, shell)
+    session = early_start.take(settings)
+    if session is not None:  # the launcher launched its JVM for these settings
+        session.adopt(settings, prepare)
+        return session
     session = SessionManager(settings)
-    session.prepare_thread = partial(import_as_a_cell_would, shell)
+    session.prepare_thread = prepare
     session.start()
     return session

@@ -79,7 +79,9 @@ class SessionManager:
     called (from any thread) after every change of state.
     """
 
-    def __init__(self, settings: SparkSettings, output_sink: OutputSink | None = None) -> None:
+    def __init__(
+        self, settings: SparkSettings, output_sink: OutputSink | None = None, held: bool = False
+    ) -> None:
         self.settings = settings
         self.output_sink = output_sink
         self.state = "stopped"
@@ -98,7 +100,8 @@ class SessionManager:
         self._thread: threading.Thread | None = None
         # Under a Jupyter server with the extension: the kernel's status file, and what
         # it says about the current session (read once, when the session is built).
-        self.status = runtime_status.for_this_kernel()
+        # (Looked up by `adopt` for a held session: it imports jupyter_client.)
+        self.status = None if held else runtime_status.for_this_kernel()
         self._facts: dict[str, Any] = {}
         self.listeners: list[Callable[[], None]] = []
         if self.status is not None:
@@ -114,6 +117,37 @@ class SessionManager:
         self._own_lock = threading.Lock()
         self.own_epoch = 0  # counts cancel_own_work calls
         self.archive: ArchiveUse | None = None  # the class-data archive of the current JVM
+        # `held`: the first build launches the driver JVM, then waits for `adopt` (or
+        # `supersede`) before it builds the SparkContext (see `early_start`).
+        self._go = threading.Event()
+        if not held:
+            self._go.set()
+        self._preparing: threading.Thread | None = None  # `prepare_thread`, run by `adopt`
+        self._early: _Launch | None = None  # a JVM `start(spawn_here=True)` started
+        self._early_proc: subprocess.Popen[bytes] | None = None  # its process
+        self.launched_early = False  # this session's first JVM was (`adopt`)
+        self._superseded = False
+
+    def adopt(self, settings: SparkSettings, prepare_thread: Callable[[], None] | None) -> None:
+        """A held session is the kernel's: build it with `settings` (launched for the
+        same JVM settings, see `SparkSettings.launch_key`) and `prepare_thread`."""
+        self.settings = settings
+        self.prepare_thread = prepare_thread
+        self.launched_early = True
+        self._preparing = _in_background(prepare_thread, "spark-prepare")
+        self.status = runtime_status.for_this_kernel()
+        if self.status is not None:
+            self.listen(self._report)
+        self._go.set()
+
+    def supersede(self) -> None:
+        """A held session is not the kernel's: the JVM it launched is ended now, and its
+        build ends unseen."""
+        self.listeners.clear()
+        self._superseded = True
+        if self._early_proc is not None and self._early_proc.poll() is None:
+            self._early_proc.kill()
+        self._go.set()
 
     def listen(self, listener: Callable[[], None]) -> None:
         """Add `listener` to `listeners` and call it once now: a session started before
@@ -136,8 +170,9 @@ class SessionManager:
                 log.exception("session state listener failed")
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start building the session in a background thread (no-op if under way)."""
+    def start(self, spawn_here: bool = False) -> None:
+        """Start building the session in a background thread (no-op if under way); with
+        `spawn_here`, the driver JVM is started first, on this thread (see `early_start`)."""
         with self._lock:
             if self.state in {"starting", "ready"}:
                 return
@@ -145,6 +180,13 @@ class SessionManager:
             self.error = None
             self._set_state("starting")
             self._done.clear()
+            if spawn_here and not self.is_remote and missing_java() is None:
+                try:
+                    self._early = self._spawn(self._launch_conf())
+                    if self._early.spawned is not None:
+                        self._early_proc = self._early.spawned.proc
+                except Exception as exc:  # the build tries again, and names it
+                    log.debug("driver JVM not started early: %s", exc)
             self._thread = threading.Thread(target=self._build, name="spark-session-start")
             self._thread.daemon = True
             self._thread.start()
@@ -311,7 +353,7 @@ class SessionManager:
         if self.error is None:
             return f"the Spark session is {self.state}"
         text = f"the Spark session could not start: {short_message(self.error)}"
-        if "JAVA_GATEWAY_EXITED" in str(self.error):
+        if isinstance(self.error, internals.DriverExited):
             conf = self.settings.spark_conf()
             jvm = [f"{k}={conf[k]}" for k in _JVM_SETTINGS if k in conf]
             if jvm:
@@ -338,7 +380,8 @@ class SessionManager:
             self._done.set()
             self._notify()
         except BaseException as exc:
-            log.warning("Spark session failed to start: %s", exc)
+            level = logging.DEBUG if self._superseded else logging.WARNING
+            log.log(level, "Spark session failed to start: %s", exc)
             self.error = exc
             self._forget()
             if self._proc is not None:
@@ -415,23 +458,50 @@ class SessionManager:
         return spark
 
     def _build_classic(self) -> Any:
-        from pyspark import SparkConf, SparkContext
-        from pyspark.sql import SparkSession
 
         # A Spark Connect session used before in this process left these set; with them,
         # pyspark.sql.functions would build Connect columns.
         os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
         os.environ.pop("SPARK_REMOTE", None)
         preparing = _in_background(self.prepare_thread, "spark-prepare")
+        launch, self._early = self._early, None
+        conf = launch.conf if launch is not None else self._launch_conf()
+        gateway = internals.active_gateway()
+        preinitializing = None
+        if gateway is None or self._proc is None or self._proc.poll() is not None:
+            if launch is None:
+                if (java := missing_java()) is not None:
+                    raise SessionError(java)
+                launch = self._spawn(conf)
+            gateway = self._join(launch)  # else: the user stopped the session, the JVM lives on
+            preinitializing = preinitialize(gateway)
+        from pyspark import SparkConf, SparkContext
+        from pyspark.sql import SparkSession
+
         if preparing is not None and internals.active_gateway() is not None:
-            preparing.join()  # a JVM is up: the SparkConf below converts values through it
-        conf = SparkConf(loadDefaults=False)
-        for key, value in self.settings.spark_conf().items():
-            conf.set(key, value)
+            preparing.join()  # the SparkConf below converts values through that JVM
+        spark_conf = SparkConf(loadDefaults=False).setAll(list(conf.items()))
+        self._go.wait()  # a held session: until the kernel adopts it
+        if self._superseded:
+            _quietly(gateway.shutdown)
+            raise SessionError("the driver JVM launched early was for other settings")
+        preparing = preparing or self._preparing
+        if preparing is not None:
+            preparing.join()  # before PySpark's first conversion of a Python value
+        sc = SparkContext(conf=spark_conf, gateway=gateway)
+        sc.setLogLevel(self.settings.log_level)
+        internals.guard_accumulator_server(sc, _log_stray_connection, ACCUMULATOR_READ_TIMEOUT)
+        if preinitializing is not None:
+            preinitializing.join()
+        return SparkSession(sc)
+
+    def _launch_conf(self) -> dict[str, str]:
+        """The settings the driver JVM is launched with (PySpark is imported once it is
+        launched)."""
+        conf = self.settings.spark_conf()
         jars = package_jars(self.settings.packages)
         if jars:
-            existing = conf.get("spark.jars", "")
-            conf.set("spark.jars", ",".join(filter(None, [existing, *jars])))
+            conf["spark.jars"] = ",".join(filter(None, [conf.get("spark.jars", ""), *jars]))
         if conf.get("spark.driver.host", "") in {"127.0.0.1", "localhost"}:
             # Spark otherwise looks up a non-loopback address for its own services, and its
             # UI binds SPARK_LOCAL_IP or else every interface (spark.driver.bindAddress
@@ -442,49 +512,52 @@ class SessionManager:
             # the driver's PYSPARK_PYTHON; unset, they run whatever `python3` their work
             # folder finds, which may lack pyspark's dependencies.
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        gateway = internals.active_gateway()
-        preinitializing = None
-        if gateway is None or self._proc is None or self._proc.poll() is not None:
-            if (java := missing_java()) is not None:
-                raise SessionError(java)
-            gateway = self._launch(conf)  # else: the user stopped the session, the JVM lives on
-            preinitializing = preinitialize(gateway)
-        if preparing is not None:
-            preparing.join()  # before PySpark's first conversion of a Python value
-        sc = SparkContext(conf=conf, gateway=gateway)
-        sc.setLogLevel(self.settings.log_level)
-        internals.guard_accumulator_server(sc, _log_stray_connection, ACCUMULATOR_READ_TIMEOUT)
-        if preinitializing is not None:
-            preinitializing.join()
-        return SparkSession(sc)
+        return conf
 
-    def _launch(self, conf: Any, archive: bool = True) -> Any:
-        """Launch the driver JVM with pipes we already read, so its stdout/stderr come to us
+    def _launch(self, conf: dict[str, str], archive: bool = True) -> Any:
+        """Launch the driver JVM (see `_spawn`) and join it (`_join`)."""
+        return self._join(self._spawn(conf, archive))
+
+    def _spawn(self, conf: dict[str, str], archive: bool = True) -> _Launch:
+        """Start the driver JVM with pipes we already read, so its stdout/stderr come to us
         (and to the cell that is running), even when it fails to start; with its class-data
-        archive if it has one (and without, if it does not start with it)."""
+        archive if it has one."""
         wanted = archive and self.settings.class_archive != "off"
         self.archive = None  # known once the JVM runs: no build for a JVM that never started
         use = classdata.prepare(conf) if wanted else None
         readers, writers = self._pump_output()
         try:
             with classdata.launcher_options(use):
-                gateway = internals.launch_jvm(conf, stdout=writers[0], stderr=writers[1])
-        except BaseException as exc:
+                spawned = internals.spawn_jvm(conf, stdout=writers[0], stderr=writers[1])
+        except Exception as exc:  # no spark-submit to run: raised by `_join`
+            return _Launch(conf, use, readers, None, exc)
+        finally:
             for fd in writers:
                 os.close(fd)
-            for reader in readers:
+        return _Launch(conf, use, readers, spawned, None)
+
+    def _join(self, launch: _Launch) -> Any:
+        """The gateway to a JVM of `_spawn`; a JVM that did not start with its class-data
+        archive is launched again without."""
+        use = launch.archive
+        try:
+            if launch.spawned is None:
+                raise launch.error or SessionError("the driver JVM was not launched")
+            gateway = internals.join_jvm(launch.spawned)
+        except BaseException as exc:
+            for reader in launch.readers:
                 reader.join(2.0)
+            if self._superseded:  # ended by `supersede`: not the archive's fault
+                raise SessionError("the driver JVM launched early was for other settings") from exc
             if use is None or use.path is None or not isinstance(exc, Exception):
                 raise
             log.info("the driver JVM did not start with the class-data archive; again without")
-            classdata.unprepare(conf, use)
+            classdata.unprepare(launch.conf, use)
             self._startup_lines.clear()
-            gateway = self._launch(conf, archive=False)
+            gateway = self._launch(launch.conf, archive=False)
             use.refuse(self.jvm_pid)  # it starts without: the archive was the trouble
             self.archive = use
             return gateway
-        for fd in writers:
-            os.close(fd)
         self._proc = internals.jvm_process(gateway)
         self.calls = CallCounter(internals.gateway_client(gateway))
         if use is not None:
@@ -606,6 +679,17 @@ class SessionManager:
         if gateway is not None:
             threading.Thread(target=_quietly, args=(gateway.shutdown,), daemon=True).start()
         self.spark = None
+
+
+@dataclass
+class _Launch:
+    """A driver JVM started by `SessionManager._spawn`, not joined yet."""
+
+    conf: dict[str, str]
+    archive: ArchiveUse | None
+    readers: list[threading.Thread]  # of its stdout and stderr
+    spawned: internals.SpawnedJVM | None
+    error: Exception | None  # why it could not be started
 
 
 def _own_tags(spark: Any, tag: str, label: str) -> Callable[[], None]:

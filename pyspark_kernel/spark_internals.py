@@ -14,14 +14,23 @@ each what a release cannot do (README, "Supported PySpark versions").
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import importlib.util
 import inspect
 import json
 import logging
+import os
 import re
+import shlex
+import signal
+import struct
+import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -51,21 +60,140 @@ def version_notes(version: tuple[int, int] | None = None) -> list[str]:
 
 
 # -- the driver JVM -----------------------------------------------------------------------------
-def launch_jvm(conf: Any, stdout: int, stderr: int) -> Any:
-    """Launch the driver JVM for `conf` with its output on the given file descriptors.
+def launch_jvm(conf: Mapping[str, str], stdout: int, stderr: int) -> Any:
+    """Launch the driver JVM for `conf` with its output on the given file descriptors and
+    return PySpark's gateway to it: `join_jvm` of `spawn_jvm`."""
+    return join_jvm(spawn_jvm(conf, stdout, stderr))
 
-    Relies on ``pyspark.java_gateway.launch_gateway(conf, popen_kwargs=...)``."""
+
+class DriverExited(RuntimeError):
+    """The driver JVM exited before it could be joined (PySpark: ``JAVA_GATEWAY_EXITED``)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"the Java gateway process exited ({code}) before sending its port number")
+        self.code = code
+
+
+@dataclasses.dataclass
+class SpawnedJVM:
+    """A driver JVM started by `spawn_jvm`, not joined yet."""
+
+    proc: subprocess.Popen[bytes]
+    folder: tempfile.TemporaryDirectory[str]  # where it writes its port and secret
+    info: str
+
+
+def spawn_jvm(conf: Mapping[str, str], stdout: int, stderr: int) -> SpawnedJVM:
+    """Start the driver JVM as ``pyspark.java_gateway.launch_gateway`` does (``spark-submit
+    --conf ... pyspark-shell``, the file for its port and secret in
+    ``_PYSPARK_DRIVER_CONN_INFO_PATH``, stdin a pipe it watches, SIGINT ignored), without
+    importing PySpark: the JVM starts while PySpark and the kernel are imported."""
+    folder = tempfile.TemporaryDirectory(prefix="pyspark-kernel-gateway-")
+    info = os.path.join(folder.name, "connection")
+    env = {**os.environ, "SPARK_CONNECT_MODE": "0", "_PYSPARK_DRIVER_CONN_INFO_PATH": info}
+    try:
+        proc = subprocess.Popen(
+            _submit_command(conf),
+            stdin=subprocess.PIPE,  # the JVM exits when this pipe closes
+            stdout=stdout,
+            stderr=stderr,
+            env=env,
+            preexec_fn=_ignore_sigint,  # an interrupt sent to the kernel's process group
+        )
+    except BaseException:
+        folder.cleanup()
+        raise
+    return SpawnedJVM(proc, folder, info)
+
+
+def join_jvm(spawned: SpawnedJVM) -> Any:
+    """PySpark's gateway to a JVM of `spawn_jvm` (``gateway.proc`` its process), once it
+    has written its port (looked for every 10 ms; PySpark looks every 100 ms). Joined by
+    ``launch_gateway`` itself, which joins a running JVM named by ``PYSPARK_GATEWAY_PORT``
+    and ``PYSPARK_GATEWAY_SECRET``. A JVM that exits first, or cannot be joined, is ended
+    and named in the error."""
+    proc = spawned.proc
+    try:
+        while not os.path.isfile(spawned.info):
+            if proc.poll() is not None:
+                raise DriverExited(proc.returncode)
+            time.sleep(0.01)
+        with open(spawned.info, "rb") as info:  # PySpark's format: port, length, secret
+            port, length = struct.unpack("!ii", info.read(8))
+            secret = info.read(length).decode("utf-8")
+        gateway = _join_gateway(port, secret)
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        raise
+    finally:
+        spawned.folder.cleanup()
+    gateway.proc = proc
+    return gateway
+
+
+def _submit_command(conf: Mapping[str, str]) -> list[str]:
+    command = [os.path.join(spark_home(), "bin", "spark-submit")]
+    for key, value in conf.items():
+        command += ["--conf", f"{key}={value}"]
+    submit_args = os.environ.get("PYSPARK_SUBMIT_ARGS", "pyspark-shell")
+    if os.environ.get("SPARK_TESTING"):
+        submit_args = f"--conf spark.ui.enabled=false {submit_args}"
+    return command + shlex.split(submit_args)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+_GATEWAY_ENV = threading.Lock()
+_GATEWAY_VARS = ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET")
+
+
+def _join_gateway(port: int, secret: str) -> Any:
     from pyspark.java_gateway import launch_gateway
 
-    return launch_gateway(conf, popen_kwargs={"stdout": stdout, "stderr": stderr})
+    with _GATEWAY_ENV:  # set only while PySpark reads them
+        before = {name: os.environ.get(name) for name in _GATEWAY_VARS}
+        os.environ.update({"PYSPARK_GATEWAY_PORT": str(port), "PYSPARK_GATEWAY_SECRET": secret})
+        try:
+            return launch_gateway()
+        finally:
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def spark_home() -> str:
     """The Spark installation the driver JVM is launched from: ``SPARK_HOME``, else the
-    pyspark package (``pyspark.find_spark_home._find_spark_home``)."""
+    pip-installed pyspark package when it has ``bin/spark-submit`` (found without importing
+    PySpark), else what ``pyspark.find_spark_home._find_spark_home`` finds."""
+    home = os.environ.get("SPARK_HOME")
+    if home:
+        return home
+    found = importlib.util.find_spec("pyspark")
+    for folder in (found.submodule_search_locations or []) if found else []:
+        if os.path.isfile(os.path.join(folder, "bin", "spark-submit")):
+            return str(folder)
     from pyspark.find_spark_home import _find_spark_home
 
     return _find_spark_home()
+
+
+def pyspark_release() -> str:
+    """The installed pyspark's version string, from its package metadata (no import), or
+    from ``pyspark.version`` for a pyspark that is not an installed package."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("pyspark")
+    except metadata.PackageNotFoundError:
+        from pyspark.version import __version__
+
+        return str(__version__)
 
 
 def jvm_property(sc: Any, name: str) -> str | None:
@@ -101,7 +229,10 @@ def gateway_client(gateway: Any) -> Any:
 
 
 def active_gateway() -> Any:
-    """The gateway PySpark keeps for the process (``SparkContext._gateway``), or None."""
+    """The gateway PySpark keeps for the process (``SparkContext._gateway``), or None
+    (also when PySpark is not imported yet)."""
+    if "pyspark.core.context" not in sys.modules and "pyspark.context" not in sys.modules:
+        return None
     from pyspark import SparkContext
 
     return SparkContext._gateway

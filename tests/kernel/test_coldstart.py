@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from kernel_client import CellRun, Kernel
 
@@ -181,6 +182,41 @@ def test_the_driver_jvm_comes_back_warm_after_it_died(cold):
     assert now["last_warm_up"]["stopped"] is False
     assert cold.jvm_pid() not in (None, jvm)
     count_one(cold)
+
+
+def java_descendants(pid: int) -> list[int]:
+    return [p.pid for p in psutil.Process(pid).children(recursive=True) if p.name() == "java"]
+
+
+@pytest.mark.parametrize("where", ["command line", "config file"])
+def test_the_driver_jvm_launched_before_ipykernel_is_for_the_kernels_settings(where, tmp_path):
+    # The launcher starts the JVM from the command line and environment before ipykernel
+    # reads its config files: a config file's setting ends that JVM and launches another.
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    arguments = []
+    if where == "config file":
+        (profile / "ipython_kernel_config.py").write_text(
+            "c.SparkSettings.app_name = 'set-in-a-config-file'\n"
+        )
+    else:
+        arguments = ["--SparkSettings.app_name=set-on-the-command-line"]
+    kernel = Kernel(env={"IPYTHONDIR": str(profile.parent), **QUIET_UI}, extra_arguments=arguments)
+    try:
+        count_one(kernel)
+        name = kernel.value("spark.sparkContext.appName")
+        early = kernel.value("__import__('pyspark_kernel').current().session.launched_early")
+        assert (name, early) == (
+            ("set-in-a-config-file", False)
+            if where == "config file"
+            else ("set-on-the-command-line", True)
+        )
+        deadline = time.monotonic() + 10  # an early JVM that was not right is gone
+        while len(java_descendants(kernel.kernel_pid())) > 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert java_descendants(kernel.kernel_pid()) == [kernel.jvm_pid()]
+    finally:
+        kernel.shutdown()
 
 
 @pytest.mark.timeout(900)

@@ -11,17 +11,9 @@ from pathlib import Path
 import pytest
 
 import pyspark_kernel.classdata as classdata
+import pyspark_kernel.spark_internals as internals
 
-
-class Conf(dict):
-    """What `prepare` needs of a SparkConf."""
-
-    def get(self, key, defaultValue=None):
-        return super().get(key, defaultValue)
-
-    def set(self, key, value):
-        self[key] = value
-        return self
+Conf = dict  # the driver JVM's settings, as `prepare` reads and changes them
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +51,7 @@ def test_the_key_follows_what_the_jvm_checks(monkeypatch, tmp_path):
     assert base.digest not in digests and len(digests) == len(other)
     env = {**os.environ, "HADOOP_CONF_DIR": "/etc/hadoop"}
     assert classdata.archive_key({}, env).digest != base.digest
-    monkeypatch.setattr("pyspark.version.__version__", "3.5.3")
+    monkeypatch.setattr(internals, "pyspark_release", lambda: "3.5.3")
     assert classdata.archive_key({}).digest != base.digest
 
 
@@ -133,7 +125,8 @@ def test_the_kernels_own_driver_options_stay_beside_the_archives(monkeypatch, tm
     settings = SparkSettings(conf={"spark.driver.extraJavaOptions": "-Dmine=1"})
     conf = Conf(settings.spark_conf())
     own = conf["spark.driver.extraJavaOptions"]
-    assert own == f"-Dderby.system.home={tmp_path / 'data' / 'derby'} -Dmine=1"
+    derby = f"-Dderby.system.home={tmp_path / 'data' / 'derby'}"
+    assert own == f"{derby} -Dlog4j2.disable.jmx=true -Dmine=1"
     files = install(classdata.archive_key({}))
     use = classdata.prepare(conf)
     assert use.path == files.archive

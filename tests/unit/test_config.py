@@ -20,6 +20,37 @@ def test_user_conf_overrides_defaults():
     assert SAFE_DEFAULTS["spark.driver.host"] == "127.0.0.1"
 
 
+def test_the_kernels_driver_options_come_first_unless_the_user_set_them():
+    java = "spark.driver.extraJavaOptions"
+    ours = SparkSettings().spark_conf()[java].split()
+    assert ours[0].startswith("-Dderby.system.home=") and ours[1:] == ["-Dlog4j2.disable.jmx=true"]
+    mine = SparkSettings(conf={java: "-Dlog4j2.disable.jmx=false -Xss4m"}).spark_conf()[java]
+    assert mine.split()[1:] == ["-Dlog4j2.disable.jmx=false", "-Xss4m"]
+    assert SparkSettings(conf={java: "-Dderby.system.home=/d"}).spark_conf()[java] == (
+        "-Dlog4j2.disable.jmx=true -Dderby.system.home=/d"
+    )
+    assert java not in SparkSettings(remote="sc://localhost:15002").spark_conf()
+
+
+def test_launch_key_follows_what_the_driver_jvm_is_launched_with():
+    key = SparkSettings().launch_key()
+    assert SparkSettings(max_rows=7, log_level="INFO").launch_key() == key  # not the JVM's
+    for other in ({"master": "local[2]"}, {"conf": {"spark.x": "1"}}, {"packages": ["kafka"]}):
+        assert SparkSettings(**other).launch_key() != key, other
+
+
+def test_the_launchers_early_settings_read_the_command_line_as_the_kernel_does():
+    from pyspark_kernel.early_start import _command_line
+
+    argv = ["-f", "/tmp/kernel-1.json", "--SparkSettings.conf", "spark.a=1", "--debug"]
+    argv += ["--SparkSettings.master=local[2]", "--IPKernelApp.trust_xheaders=True"]
+    settings = SparkSettings(config=_command_line(argv))
+    assert (settings.master, settings.conf) == ("local[2]", {"spark.a": "1"})
+    assert SparkSettings(config=_command_line(["-f", "/tmp/k.json"])).launch_key() == (
+        SparkSettings().launch_key()
+    )
+
+
 def test_env_overrides_kernelspec_values():
     s = SparkSettings()
     s.master = "local[1]"  # as if given by the kernelspec

@@ -6,6 +6,7 @@ They run on every supported pyspark (`.ci/pyspark-range`: the oldest and the new
 where releases differ, each test states what holds on which."""
 
 import inspect
+import os
 import threading
 import time
 
@@ -25,6 +26,47 @@ def test_launch_jvm_takes_popen_kwargs():
     from pyspark.java_gateway import launch_gateway
 
     assert "popen_kwargs" in inspect.signature(launch_gateway).parameters
+
+
+def test_launch_jvm_starts_a_driver_and_joins_it_as_pyspark_would(tmp_path):
+    # launched by the kernel, joined by PySpark's launch_gateway (PYSPARK_GATEWAY_PORT)
+    import os
+    import signal
+
+    log = open(tmp_path / "jvm.log", "wb")  # noqa: SIM115
+    conf = {"spark.master": "local[1]", "spark.pyspark-kernel.test": "a b=c"}
+    gateway = internals.launch_jvm(conf, stdout=log.fileno(), stderr=log.fileno())
+    proc = internals.jvm_process(gateway)
+    try:
+        assert "PYSPARK_GATEWAY_PORT" not in os.environ  # set only while PySpark read it
+        jvm = gateway.jvm
+        assert jvm.System.getProperty("spark.pyspark-kernel.test") == "a b=c"
+        assert jvm.SparkConf().get("spark.master") == "local[1]"  # a java_import PySpark did
+        os.kill(proc.pid, signal.SIGINT)  # an interrupt of the kernel's process group
+        time.sleep(0.5)
+        assert proc.poll() is None
+    finally:
+        gateway.shutdown()
+        proc.stdin.close()  # the driver exits when its stdin closes
+        assert proc.wait(30) == 0
+        log.close()
+
+
+def test_launch_jvm_names_a_driver_that_exits_at_once(tmp_path):
+    with open(tmp_path / "jvm.log", "wb") as log:
+        bad = {"spark.master": "local[1]", "spark.driver.memory": "banana"}
+        with pytest.raises(internals.DriverExited, match=r"exited \(1\) before sending its port"):
+            internals.launch_jvm(bad, stdout=log.fileno(), stderr=log.fileno())
+    assert "Invalid maximum heap size: -Xmxbanana" in (tmp_path / "jvm.log").read_text()
+
+
+def test_spark_home_and_release_found_without_importing_pyspark_are_pysparks(monkeypatch):
+    from pyspark.find_spark_home import _find_spark_home
+    from pyspark.version import __version__
+
+    monkeypatch.delenv("SPARK_HOME", raising=False)
+    assert os.path.realpath(internals.spark_home()) == os.path.realpath(_find_spark_home())
+    assert internals.pyspark_release() == __version__
 
 
 def test_gateway_process_and_client(spark):
