@@ -284,7 +284,9 @@ def _startup(r: dict[str, Any] | None) -> list[str]:
     out += [
         "",
         "Where the time to the first count goes (immediate scenario, the start with the "
-        "median first count; seconds from launch): driver JVM process created (psutil), "
+        "median first count; seconds from launch): driver JVM process created (psutil, "
+        "counted from the kernel's process: the launcher's JVM and the Python imports "
+        "come before), "
         "`SparkContext.startTime`, first job submitted and completed (Spark UI REST API).",
         "",
         "| kernel | JVM process started | SparkContext started | first job submitted | first job completed | count answered |",

@@ -205,13 +205,18 @@ def jvm_memory(pid: int | None) -> dict[str, float] | None:
 
 def spark_milestones(kernel: BenchKernel, jvm: int | None) -> dict[str, Any]:
     """Where the time to the first count went, in seconds from the kernel's launch: the
-    driver JVM process started (psutil), the SparkContext started (``sc.startTime``), the
+    driver JVM process started (after the kernel's process, psutil), the SparkContext started (``sc.startTime``), the
     first job submitted and completed (the Spark UI's REST API)."""
     t0 = kernel.started_wall
     out: dict[str, Any] = {}
     try:
-        if jvm is not None:
-            out["jvm_process_started"] = round(psutil.Process(jvm).create_time() - t0, 3)
+        if jvm is not None and kernel.pid is not None:
+            # Both start times count from the boot time, which Linux gives in whole
+            # seconds: their difference is exact to a clock tick, either alone is not.
+            since_kernel = (
+                psutil.Process(jvm).create_time() - psutil.Process(kernel.pid).create_time()
+            )
+            out["jvm_process_started"] = round(since_kernel, 3)
         start_ms, ui, app = kernel.value(
             "(spark.sparkContext.startTime, spark.sparkContext.uiWebUrl, "
             "spark.sparkContext.applicationId)"
