@@ -48,6 +48,8 @@ _JVM_SETTINGS = (
 OWN_TAG_PREFIX = "pyspark-kernel-own-"
 # A read on a connection to PySpark's accumulator server waits at most this long (seconds)
 ACCUMULATOR_READ_TIMEOUT = 3.0
+# Why a held session's build ends when the kernel supersedes it (see `early_start`)
+_SUPERSEDED = "the driver JVM launched early was for other settings"
 
 
 class SessionError(RuntimeError):
@@ -484,7 +486,7 @@ class SessionManager:
         self._go.wait()  # a held session: until the kernel adopts it
         if self._superseded:
             _quietly(gateway.shutdown)
-            raise SessionError("the driver JVM launched early was for other settings")
+            raise SessionError(_SUPERSEDED)
         preparing = preparing or self._preparing
         if preparing is not None:
             preparing.join()  # before PySpark's first conversion of a Python value
@@ -548,7 +550,7 @@ class SessionManager:
             for reader in launch.readers:
                 reader.join(2.0)
             if self._superseded:  # ended by `supersede`: not the archive's fault
-                raise SessionError("the driver JVM launched early was for other settings") from exc
+                raise SessionError(_SUPERSEDED) from exc
             if use is None or use.path is None or not isinstance(exc, Exception):
                 raise
             log.info("the driver JVM did not start with the class-data archive; again without")
