@@ -43,7 +43,7 @@ from typing import Any
 
 import pyspark_kernel.spark_internals as internals
 
-from .config import SAFE_DEFAULTS, WAREHOUSE, data_folders
+from .config import SAFE_DEFAULTS, WAREHOUSE, data_folders, jvm_bytes
 from .paths import cache_root
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def archive_key(conf: Mapping[str, str], environ: Mapping[str, str] = os.environ
         "class_path": conf.get("spark.driver.extraClassPath", ""),
         "environment": {name: environ.get(name, "") for name in KEY_ENVIRONMENT},
         "xx_options": sorted(t for t in _user_tokens(conf) if t.startswith("-XX:")),
-        "large_heap": _size(conf.get("spark.driver.memory", "1g")) >= _LARGE_HEAP,
+        "large_heap": jvm_bytes(conf.get("spark.driver.memory", "1g")) >= _LARGE_HEAP,
     }
     return ArchiveKey(inputs, _digest(inputs)[:20])
 
@@ -151,15 +151,6 @@ def _user_tokens(conf: Mapping[str, str]) -> list[str]:
         return shlex.split(text)
     except ValueError:  # unbalanced quotes: Spark will complain, not us
         return text.split()
-
-
-def _size(text: str) -> int:
-    """Bytes of a JVM size (``512m``, ``2g``; a bare number is MiB, as Spark reads it)."""
-    match = re.fullmatch(r"\s*(\d+)\s*([kmgtp]?)b?\s*", text.lower())
-    if not match:
-        return 0
-    number, unit = int(match.group(1)), match.group(2) or "m"
-    return number * 1024 ** "bkmgtp".index(unit)
 
 
 def _digest(value: Any) -> str:

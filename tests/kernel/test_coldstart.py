@@ -192,12 +192,15 @@ def java_descendants(pid: int) -> list[int]:
 def test_the_driver_jvm_launched_before_ipykernel_is_for_the_kernels_settings(where, tmp_path):
     # The launcher starts the JVM from the command line and environment before ipykernel
     # reads its config files: a config file's setting ends that JVM and launches another.
+    # The driver runs the parallel collector unless the user names one (two at once would
+    # stop the JVM from starting).
     profile = tmp_path / "ipython" / "profile_default"
     profile.mkdir(parents=True)
     arguments = []
     if where == "config file":
         (profile / "ipython_kernel_config.py").write_text(
             "c.SparkSettings.app_name = 'set-in-a-config-file'\n"
+            "c.SparkSettings.conf = {'spark.driver.extraJavaOptions': '-XX:+UseSerialGC'}\n"
         )
     else:
         arguments = ["--SparkSettings.app_name=set-on-the-command-line"]
@@ -215,6 +218,12 @@ def test_the_driver_jvm_launched_before_ipykernel_is_for_the_kernels_settings(wh
         while len(java_descendants(kernel.kernel_pid())) > 1 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert java_descendants(kernel.kernel_pid()) == [kernel.jvm_pid()]
+        collectors = kernel.value(
+            "[b.getName() for b in spark._jvm.java.lang.management.ManagementFactory"
+            ".getGarbageCollectorMXBeans()]"
+        )
+        serial, parallel = {"Copy", "MarkSweepCompact"}, {"PS Scavenge", "PS MarkSweep"}
+        assert set(collectors) == (serial if where == "config file" else parallel)
     finally:
         kernel.shutdown()
 

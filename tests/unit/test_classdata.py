@@ -126,8 +126,8 @@ def test_the_kernels_own_driver_options_stay_beside_the_archives(monkeypatch, tm
     conf = Conf(settings.spark_conf())
     own = conf["spark.driver.extraJavaOptions"]
     derby = f"-Dderby.system.home={tmp_path / 'data' / 'derby'}"
-    assert own == f"{derby} -Dlog4j2.disable.jmx=true -Dmine=1"
-    files = install(classdata.archive_key({}))
+    assert own == f"{derby} -Dlog4j2.disable.jmx=true -XX:+UseParallelGC -Dmine=1"
+    files = install(classdata.archive_key({"spark.driver.extraJavaOptions": "-XX:+UseParallelGC"}))
     use = classdata.prepare(conf)
     assert use.path == files.archive
     assert conf["spark.driver.extraJavaOptions"] == (

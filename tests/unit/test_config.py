@@ -20,16 +20,64 @@ def test_user_conf_overrides_defaults():
     assert SAFE_DEFAULTS["spark.driver.host"] == "127.0.0.1"
 
 
-def test_the_kernels_driver_options_come_first_unless_the_user_set_them():
+def test_the_kernels_driver_options_come_first_unless_the_user_set_them(no_spark_defaults):
     java = "spark.driver.extraJavaOptions"
     ours = SparkSettings().spark_conf()[java].split()
-    assert ours[0].startswith("-Dderby.system.home=") and ours[1:] == ["-Dlog4j2.disable.jmx=true"]
+    assert ours[0].startswith("-Dderby.system.home=")
+    assert ours[1:] == ["-Dlog4j2.disable.jmx=true", "-XX:+UseParallelGC"]
     mine = SparkSettings(conf={java: "-Dlog4j2.disable.jmx=false -Xss4m"}).spark_conf()[java]
-    assert mine.split()[1:] == ["-Dlog4j2.disable.jmx=false", "-Xss4m"]
+    assert mine.split()[1:] == ["-XX:+UseParallelGC", "-Dlog4j2.disable.jmx=false", "-Xss4m"]
     assert SparkSettings(conf={java: "-Dderby.system.home=/d"}).spark_conf()[java] == (
-        "-Dlog4j2.disable.jmx=true -Dderby.system.home=/d"
+        "-Dlog4j2.disable.jmx=true -XX:+UseParallelGC -Dderby.system.home=/d"
     )
     assert java not in SparkSettings(remote="sc://localhost:15002").spark_conf()
+
+
+@pytest.fixture
+def no_spark_defaults(monkeypatch, tmp_path):
+    """An empty Spark configuration folder and no JVM options in the environment."""
+    monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path))
+    for name in ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS", "SPARK_SUBMIT_OPTS",
+                 "PYSPARK_SUBMIT_ARGS", "SPARK_DRIVER_MEMORY"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_the_parallel_collector_only_where_nothing_of_the_users_names_one(
+    no_spark_defaults, monkeypatch
+):
+    """Two collectors named at once stop the JVM: a collector the user names anywhere the
+    driver reads options from, or a large heap, leaves the JVM's own choice."""
+    java, gc = "spark.driver.extraJavaOptions", "-XX:+UseParallelGC"
+
+    def options(**conf: str) -> str:
+        return SparkSettings(conf=conf).spark_conf()[java]
+
+    assert gc in options() and gc in options(**{"spark.driver.memory": "4g"})
+    assert gc not in options(**{java: "-XX:+UseG1GC"})
+    assert gc not in options(**{"spark.driver.defaultJavaOptions": "-XX:+UseZGC -Xss4m"})
+    assert gc not in options(**{"spark.driver.memory": "16g"})
+    (no_spark_defaults / "spark-defaults.conf").write_text(
+        "# comment -XX:+UseSerialGC\nspark.driver.memory 2g\n"
+    )
+    assert gc in options()
+    (no_spark_defaults / "spark-defaults.conf").write_text("spark.driver.memory=8g\n")
+    assert gc not in options()
+    (no_spark_defaults / "spark-defaults.conf").write_text(
+        "spark.driver.defaultJavaOptions  -XX:+UseShenandoahGC\n"
+    )
+    assert gc not in options()
+    (no_spark_defaults / "spark-defaults.conf").unlink()
+    for name, value in (
+        ("JAVA_TOOL_OPTIONS", "-XX:+UseSerialGC"),
+        ("SPARK_SUBMIT_OPTS", "-Xss4m -XX:-UseParallelGC"),
+        ("PYSPARK_SUBMIT_ARGS", "--driver-memory 2g pyspark-shell"),
+        ("SPARK_DRIVER_MEMORY", "32g"),
+    ):
+        monkeypatch.setenv(name, value)
+        assert gc not in options(), name
+        monkeypatch.delenv(name)
+    assert gc in options()
 
 
 def test_launch_key_follows_what_the_driver_jvm_is_launched_with():
