@@ -379,7 +379,8 @@ def _fd_kinds(pid: int) -> dict[str, int]:
 
 
 def _jvm_state(pid: int | None) -> tuple[float | None, int | None, int | None]:
-    """The JVM's heap in use after a full GC (MB), its thread count, its Py4J port."""
+    """The JVM's heap in use after a full GC (MB, every generation), its thread count, its
+    Py4J port."""
     if pid is None:
         return None, None, None
     try:
@@ -394,8 +395,10 @@ def _jvm_state(pid: int | None) -> tuple[float | None, int | None, int | None]:
         ).stdout
     except (psutil.Error, OSError, subprocess.TimeoutExpired):
         return None, None, None
-    match = re.search(r"used (\d+)K", info)
-    heap = round(int(match.group(1)) / 1024, 1) if match else None
+    # one line per generation ("PSYoungGen total ..K, used ..K", "ParOldGen ..."), or one
+    # for the whole heap with G1 ("garbage-first heap total ..K, used ..K")
+    used = re.findall(r"total \d+K, used (\d+)K", info)
+    heap = round(sum(int(k) for k in used) / 1024, 1) if used else None
     return heap, threads, _gateway_port(pid, listening)
 
 
