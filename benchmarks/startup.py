@@ -34,6 +34,7 @@ from typing import Any
 import psutil
 
 import pyspark_kernel.classdata as classdata
+from pyspark_kernel.config import SparkSettings
 
 from .harness import (
     PLAIN,
@@ -243,6 +244,14 @@ def _ui_time(text: str) -> float:
 
 
 # -- the background build's cost -----------------------------------------------------------------
+def kernels_conf() -> dict[str, str]:
+    """The Spark settings a kernel started with this environment launches its JVM with
+    (its archive's key follows them: the kernel's own driver options are in it)."""
+    settings = SparkSettings()
+    settings.apply_env()
+    return settings.spark_conf()
+
+
 def build_impact(
     cache: Path, log_dir: Path, started: list[BenchKernel], seconds: float, wait: float
 ) -> dict[str, Any]:
@@ -270,7 +279,7 @@ def build_impact(
     saved = os.environ.get("PYSPARK_KERNEL_CACHE")
     os.environ["PYSPARK_KERNEL_CACHE"] = str(cache)
     try:
-        classdata.start_build({}, nice=19).wait(60)
+        classdata.start_build(kernels_conf(), nice=19).wait(60)
     finally:
         if saved is None:
             del os.environ["PYSPARK_KERNEL_CACHE"]

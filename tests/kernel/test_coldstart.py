@@ -15,6 +15,7 @@ import pytest
 from kernel_client import CellRun, Kernel
 
 import pyspark_kernel.classdata as classdata
+from pyspark_kernel.config import SparkSettings
 
 STATUS = (
     "print(__import__('json').dumps(__import__('pyspark_kernel').current().coldstart.status()))"
@@ -55,6 +56,12 @@ def count_one(kernel: Kernel) -> None:
     assert [r["content"]["data"]["text/plain"] for r in results] == ["1"]
 
 
+def kernels_key() -> classdata.ArchiveKey:
+    """The key of the archive the test's kernels use: from their settings, where they set
+    none of its own (the kernel's driver options are part of it)."""
+    return classdata.archive_key(SparkSettings().spark_conf())
+
+
 def small_archive(path: Path, jar: Path) -> None:
     """A real JDK archive of Spark's launcher classes, loaded from `jar` (as from the jars
     of another Spark)."""
@@ -83,7 +90,8 @@ def key(cache):
     a corrupt archive waits: random bytes."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYSPARK_KERNEL_CACHE", str(cache))
-        key = classdata.archive_key({})
+        patch.setenv("PYSPARK_KERNEL_DATA", str(cache / "data"))
+        key = kernels_key()
         key.files.folder.mkdir(parents=True)
         key.files.archive.write_bytes(os.urandom(1 << 20))
         yield key
@@ -233,6 +241,7 @@ def test_two_kernels_starting_at_once_with_no_archive_leave_one_valid_archive(
     tmp_path, monkeypatch
 ):
     monkeypatch.setenv("PYSPARK_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.setenv("PYSPARK_KERNEL_DATA", str(tmp_path / "data"))
     env = {
         "PYSPARK_KERNEL_CACHE": str(tmp_path),
         "PYSPARK_KERNEL_CLASS_ARCHIVE": "auto",
@@ -246,7 +255,7 @@ def test_two_kernels_starting_at_once_with_no_archive_leave_one_valid_archive(
     try:
         for k in kernels:
             count_one(k)
-        key = classdata.archive_key({})
+        key = kernels_key()
         started = [status(k)["builds_started"] for k in kernels]
         assert [key.digest] in started, started
         deadline = time.monotonic() + 800
