@@ -44,6 +44,7 @@ from typing import Any
 import pyspark_kernel.spark_internals as internals
 
 from .config import SAFE_DEFAULTS, WAREHOUSE, data_folders, jvm_bytes
+from .java_options import JAVA_OPTION_VARIABLES
 from .paths import cache_root
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,7 @@ KEY_ENVIRONMENT = (
     "PYSPARK_SUBMIT_ARGS",
     "SPARK_SUBMIT_OPTS",
     "SPARK_DRIVER_MEMORY",
-    "JAVA_TOOL_OPTIONS",
-    "JDK_JAVA_OPTIONS",
+    *JAVA_OPTION_VARIABLES,
 )
 QUIET = "-Xlog:cds*=off"  # a refused archive, and the dump's own notes, print nothing
 # Options by which the user already decides class-data sharing for the driver.

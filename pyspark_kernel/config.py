@@ -17,6 +17,7 @@ from traitlets.config import Configurable
 
 import pyspark_kernel.spark_internals as internals
 
+from .java_options import JAVA_OPTION_VARIABLES, names_a_collector
 from .paths import data_root
 
 # Safe local defaults: nothing listens beyond loopback, the UI cannot kill jobs,
@@ -88,16 +89,9 @@ _LOG4J_NO_JMX = "-Dlog4j2.disable.jmx=true"
 # Two collectors named at once stop the JVM from starting.
 _PARALLEL_GC = "-XX:+UseParallelGC"
 _PARALLEL_GC_HEAP = 4 * 2**30
-_NAMES_A_GC = re.compile(r"-XX:[+-]Use\w*GC\b")
 _PROPERTY = re.compile(r"^\s*([^=:\s]+)\s*[=:\s]\s*(.*)$")
 # Where else a driver's JVM options or heap size can come from.
-_JAVA_ENVIRONMENT = (
-    "JAVA_TOOL_OPTIONS",
-    "JDK_JAVA_OPTIONS",
-    "_JAVA_OPTIONS",
-    "SPARK_SUBMIT_OPTS",
-    "PYSPARK_SUBMIT_ARGS",
-)
+_JAVA_ENVIRONMENT = (*JAVA_OPTION_VARIABLES, "SPARK_SUBMIT_OPTS", "PYSPARK_SUBMIT_ARGS")
 
 
 def data_folders() -> dict[str, str]:
@@ -146,7 +140,7 @@ def _parallel_gc_fits(user: Mapping[str, str], environ: Mapping[str, str]) -> bo
     most `_PARALLEL_GC_HEAP`."""
     defaults = spark_defaults(environ)
     named = [*user.values(), *defaults.values(), *(environ.get(k, "") for k in _JAVA_ENVIRONMENT)]
-    if any(_NAMES_A_GC.search(text) for text in named):
+    if names_a_collector(named):
         return False
     if "driver-memory" in environ.get("PYSPARK_SUBMIT_ARGS", ""):
         return False

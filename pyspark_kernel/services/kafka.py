@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from pyspark_kernel.java_options import collector_options
 from pyspark_kernel.services import _process as proc
 from pyspark_kernel.services._process import LOOPBACK, ServiceError, ServiceState
 from pyspark_kernel.services.jars import kafka_broker_jars
@@ -223,7 +224,8 @@ class KafkaBroker(proc.ProcessService):
         classpath = os.pathsep.join(str(j) for j in kafka_broker_jars())
         props, port = self._configure(java, classpath)
         args = [
-            java, f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            java, f"-Xmx{self.heap}", "-Xms128m",
+            *collector_options(["-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"]),
             "-Djava.awt.headless=true", "-Djava.net.preferIPv4Stack=true",
             # Keep logging alive through Kafka's own shutdown hook (file appender flushes).
             "-Dlog4j2.shutdownHookEnabled=false",

@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from pyspark_kernel.java_options import collector_options
 from pyspark_kernel.services import _process as proc
 from pyspark_kernel.services._process import LOOPBACK, ServiceError, ServiceState
 from pyspark_kernel.services.jars import opensearch_jars
@@ -234,7 +235,7 @@ class OpenSearchNode(proc.ProcessService):
         port = self._port()
         self._configure()
         args = [
-            java, f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC",
+            java, f"-Xmx{self.heap}", "-Xms128m", *collector_options(["-XX:+UseG1GC"]),
             "-Djava.awt.headless=true", "-Djava.net.preferIPv4Stack=true",
             "-Dfile.encoding=UTF-8", "-Dlog4j2.disable.jmx=true",
             # Keep logging alive through the node's own shutdown.

@@ -23,10 +23,20 @@ pytestmark = [
 N = 100
 
 
+# A user's JVM options that name a collector: the broker's own choice (G1) must give way,
+# or its JVM would not start ("Multiple garbage collectors selected").
+USERS_COLLECTOR = "-XX:+UseSerialGC"
+
+
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
-    with KafkaBroker(tmp_path_factory.mktemp("kafka")) as running:
+    with pytest.MonkeyPatch.context() as patch:  # only while the broker starts
+        patch.setenv("JAVA_TOOL_OPTIONS", USERS_COLLECTOR)
+        running = KafkaBroker(tmp_path_factory.mktemp("kafka")).__enter__()
+    try:
         yield running
+    finally:
+        running.__exit__(None, None, None)
 
 
 def _produce(bootstrap: str, topic: str) -> set[tuple[str, str]]:
@@ -50,6 +60,16 @@ def test_start_is_idempotent_and_loopback_only(broker: KafkaBroker) -> None:
     assert broker.start() == broker.bootstrap  # already running: same broker
     assert KafkaBroker(broker.data_dir).status() == state  # state file is shared
     assert broker.log_file.stat().st_size > 0  # log4j2 binding works
+
+
+def test_the_users_collector_stands(broker: KafkaBroker) -> None:
+    state = broker.status()
+    assert state is not None
+    flags = subprocess.run(
+        ["jcmd", str(state.pid), "VM.flags"], capture_output=True, text=True, timeout=60
+    )
+    assert flags.returncode == 0, flags.stderr
+    assert USERS_COLLECTOR in flags.stdout.split() and "-XX:+UseG1GC" not in flags.stdout
 
 
 def test_produce_and_consume_keyed_messages(broker: KafkaBroker) -> None:

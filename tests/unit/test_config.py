@@ -1,6 +1,7 @@
 import pytest
 
 from pyspark_kernel.config import SAFE_DEFAULTS, SettingsError, SparkSettings, parse_assignment
+from pyspark_kernel.java_options import collector_options
 
 
 def test_safe_defaults_bind_loopback_and_disable_ui_kill():
@@ -78,6 +79,19 @@ def test_the_parallel_collector_only_where_nothing_of_the_users_names_one(
         assert gc not in options(), name
         monkeypatch.delenv(name)
     assert gc in options()
+
+
+def test_a_service_jvm_keeps_its_collector_only_where_the_environment_names_none():
+    """Kafka's and OpenSearch's JVMs name G1 unless a JVM option variable names a collector."""
+    own = ["-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"]
+    assert collector_options(own, {}) == own
+    assert (
+        collector_options(own, {"JAVA_TOOL_OPTIONS": "-Xss4m", "SPARK_SUBMIT_OPTS": "-XX:+UseZGC"})
+        == own
+    )
+    for name in ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS"):
+        assert collector_options(own, {name: "-Xss4m -XX:+UseSerialGC"}) == [], name
+        assert collector_options(own, {name: "-XX:-UseG1GC"}) == [], name
 
 
 def test_launch_key_follows_what_the_driver_jvm_is_launched_with():
