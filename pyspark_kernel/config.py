@@ -142,7 +142,8 @@ def _parallel_gc_fits(user: Mapping[str, str], environ: Mapping[str, str]) -> bo
     named = [*user.values(), *defaults.values(), *(environ.get(k, "") for k in _JAVA_ENVIRONMENT)]
     if names_a_collector(named):
         return False
-    if "driver-memory" in environ.get("PYSPARK_SUBMIT_ARGS", ""):
+    submit = environ.get("PYSPARK_SUBMIT_ARGS", "")
+    if "driver-memory" in submit or "spark.driver.memory" in submit:  # a heap we do not read
         return False
     memory = (
         user.get("spark.driver.memory")

@@ -73,6 +73,7 @@ def test_the_parallel_collector_only_where_nothing_of_the_users_names_one(
         ("JAVA_TOOL_OPTIONS", "-XX:+UseSerialGC"),
         ("SPARK_SUBMIT_OPTS", "-Xss4m -XX:-UseParallelGC"),
         ("PYSPARK_SUBMIT_ARGS", "--driver-memory 2g pyspark-shell"),
+        ("PYSPARK_SUBMIT_ARGS", "--conf spark.driver.memory=8g pyspark-shell"),
         ("SPARK_DRIVER_MEMORY", "32g"),
     ):
         monkeypatch.setenv(name, value)
