@@ -34,6 +34,8 @@ public class CLASS_NAME {
     private static final Class[] NO_TYPES = new Class[0];
     private static final Object[] NO_ARGS = new Object[0];
     private final org.apache.spark.SparkContext sc;
+    private volatile String cellTag;  // the last cell's, and the next job id when it began
+    private volatile int cellFirstJob = -1;
 
     public CLASS_NAME(org.apache.spark.SparkContext sc) {
         this.sc = sc;
@@ -41,6 +43,8 @@ public class CLASS_NAME {
 
     /** The cell's job tag and description on this thread, the previous cell's tag off. */
     public void beginCell(String previousTag, String tag, String description) {
+        cellFirstJob = nextJobId();
+        cellTag = tag;
         if (previousTag != null) {
             sc.removeJobTag(previousTag);
         }
@@ -48,8 +52,18 @@ public class CLASS_NAME {
         sc.setJobDescription(description);
     }
 
-    /** The ids of the jobs (running or done) that carry `tag`, comma-separated. */
+    /** The id the scheduler gives the next job of any thread (-1 with no scheduler). */
+    private int nextJobId() {
+        org.apache.spark.scheduler.DAGScheduler scheduler = sc.dagScheduler();
+        return scheduler == null ? -1 : scheduler.nextJobId().get();
+    }
+
+    /** The ids of the jobs (running or done) that carry `tag`, comma-separated. None at
+     *  all since the cell began: none to list (listing reads every retained job). */
     public String jobIds(String tag) {
+        if (tag.equals(cellTag) && cellFirstJob >= 0 && nextJobId() == cellFirstJob) {
+            return "";
+        }
         int[] ids = sc.statusTracker().getJobIdsForTag(tag);
         StringBuilder text = new StringBuilder();
         for (int i = 0; i < ids.length; i++) {
@@ -67,7 +81,7 @@ public class CLASS_NAME {
     public String describe(Object dataset) throws Exception {
         Object schema = call(dataset, "schema");
         StringBuilder text = new StringBuilder();
-        text.append(call(schema, "json"));
+        text.append(schemaJson((org.apache.spark.sql.types.StructType) schema));
         Object plan = call(dataset, "logicalPlan");
         operators((org.apache.spark.sql.catalyst.trees.TreeNode) plan, text);
         return text.toString();
@@ -90,6 +104,74 @@ public class CLASS_NAME {
     /** `jobIds(tag)`, a newline, and `describe(dataset)`: the end of a cell in one call. */
     public String jobIdsAndDescribe(String tag, Object dataset) throws Exception {
         return jobIds(tag) + "\\n" + describe(dataset);
+    }
+
+    /** `schema.json()`, written here when every field is of a plain type and has no
+     *  metadata (Spark's JSON writer takes a few tenths of a millisecond). */
+    private static String schemaJson(org.apache.spark.sql.types.StructType schema) {
+        org.apache.spark.sql.types.StructField[] fields = schema.fields();
+        StringBuilder text = new StringBuilder("{\\"type\\":\\"struct\\",\\"fields\\":[");
+        for (int i = 0; i < fields.length; i++) {
+            org.apache.spark.sql.types.StructField field = fields[i];
+            String type = plainTypeName(field.dataType());
+            if (type == null || !field.metadata().equals(NO_METADATA)) {
+                return schema.json();
+            }
+            if (i > 0) {
+                text.append(',');
+            }
+            text.append("{\\"name\\":");
+            quote(field.name(), text);
+            text.append(",\\"type\\":\\"").append(type).append("\\",\\"nullable\\":");
+            text.append(field.nullable()).append(",\\"metadata\\":{}}");
+        }
+        return text.append("]}").toString();
+    }
+
+    /** The JSON name of a type that is one word (or a decimal's), else null. */
+    private static String plainTypeName(Object type) {
+        String name = type.getClass().getName();
+        if (!name.startsWith("org.apache.spark.sql.types.")) {
+            return null;
+        }
+        name = name.substring(27);
+        if (name.equals("DecimalType")) {
+            org.apache.spark.sql.types.DecimalType decimal =
+                (org.apache.spark.sql.types.DecimalType) type;
+            return "decimal(" + decimal.precision() + "," + decimal.scale() + ")";
+        }
+        String[] plain = PLAIN_TYPES;
+        for (int i = 0; i < plain.length; i += 2) {
+            if (plain[i].equals(name)) {
+                return plain[i + 1];
+            }
+        }
+        return null;
+    }
+
+    private static final Object NO_METADATA = org.apache.spark.sql.types.Metadata.empty();
+    private static final String[] PLAIN_TYPES = {
+        "LongType$", "long", "IntegerType$", "integer", "ShortType$", "short",
+        "ByteType$", "byte", "DoubleType$", "double", "FloatType$", "float",
+        "BooleanType$", "boolean", "StringType$", "string", "BinaryType$", "binary",
+        "DateType$", "date", "TimestampType$", "timestamp",
+        "TimestampNTZType$", "timestamp_ntz"
+    };
+
+    private static void quote(String value, StringBuilder text) {
+        text.append('"');
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c == '"' || c == '\\\\') {
+                text.append('\\\\').append(c);
+            } else if (c < 0x20) {
+                String hex = Integer.toHexString(c);
+                text.append("\\\\u00").append(hex.length() == 1 ? "0" : "").append(hex);
+            } else {
+                text.append(c);
+            }
+        }
+        text.append('"');
     }
 
     private static Object call(Object target, String method) throws Exception {

@@ -1,11 +1,14 @@
 """`DriverCalls`: the kernel's per-cell JVM calls, one round trip per step once the helper
 class is compiled in the driver, the same results one call at a time before."""
 
+import json
 import threading
 from typing import Any
 
 import pytest
 from py4j_commands import commands
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from pyspark_kernel import spark_internals as internals
 from pyspark_kernel.driver_calls import SOURCE, DriverCalls, for_frame
@@ -210,3 +213,49 @@ def test_an_interrupted_read_closes_the_connection_that_owes_the_answer(spark):
     assert spark.range(2).count() == 2  # Py4J opens this thread a new connection
     jsc = spark.sparkContext._jsc.sc()
     jsc.setLocalProperty("dc.ahead", None)
+
+
+def test_a_schema_is_described_as_spark_writes_it(spark):
+    # plain fields are written by the helper itself, the others by Spark: both the same
+    calls = fresh(spark, compiled=True)
+    queries = [
+        'SELECT 1L AS `a"b\\\\c`, 2 AS i, CAST(3 AS SMALLINT) AS s, CAST(4 AS TINYINT) AS t, '
+        "1.5D AS d, CAST(2.5 AS FLOAT) AS f, true AS b, 'x' AS `naïve 名`, X'01' AS bin, "
+        "DATE'2024-01-02' AS dt, TIMESTAMP'2024-01-02 03:04:05' AS ts, "
+        "TIMESTAMP_NTZ'2024-01-02 03:04:05' AS ntz, CAST(1.25 AS DECIMAL(10, 2)) AS dec, "
+        "CAST(NULL AS STRING) AS nothing",
+        "SELECT named_struct('x', 1) AS st, array(1, 2) AS arr, map('k', 1.0D) AS m",
+        "SELECT INTERVAL '1' DAY AS dti, NULL AS v",
+    ]
+    frames = [spark.sql(q) for q in queries]
+    frames.append(spark.range(2).withColumnRenamed("id", "tab\tnew\nline"))
+    frames.append(spark.range(1).select(F.col("id").alias("m", metadata={"k": "v"})))
+    for df in frames:
+        written = str(calls.helper.describe(df._jdf)).split("\n", 1)[0]
+        assert json.loads(written) == json.loads(str(df._jdf.schema().json()))
+        assert StructType.fromJson(json.loads(written)) == df.schema
+
+
+def test_a_cell_with_no_job_since_it_began_has_none_and_then_its_own(spark):
+    sc = spark.sparkContext
+    calls = fresh(spark, compiled=True)
+    try:
+        calls.begin_cell("dc-quiet", "In [5]: x = 1")
+        assert calls.job_ids("dc-quiet") == []
+        done = threading.Event()
+
+        def another_thread() -> None:  # a job of another thread: the cell's still none
+            spark.range(2).count()
+            done.set()
+
+        threading.Thread(target=another_thread).start()
+        assert done.wait(60)
+        assert calls.job_ids("dc-quiet") == []
+        spark.range(3).count()
+        mine = calls.job_ids("dc-quiet")
+        assert mine and mine == internals.job_ids_for_tag(internals.status_tracker(sc), "dc-quiet")
+        calls.begin_cell("dc-quiet-2", "In [6]: x = 2")
+        assert calls.job_ids("dc-quiet-2") == []
+        assert calls.job_ids("dc-quiet") == mine  # another tag than the cell's: listed
+    finally:
+        sc.clearJobTags()
