@@ -43,6 +43,7 @@ from typing import Any
 
 import pyspark_kernel.spark_internals as internals
 
+from . import signed_jars
 from .config import SAFE_DEFAULTS, WAREHOUSE, data_folders, jvm_bytes
 from .java_options import JAVA_OPTION_VARIABLES
 from .paths import cache_root
@@ -50,12 +51,13 @@ from .paths import cache_root
 log = logging.getLogger(__name__)
 
 JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+CLASS_PATH = "spark.driver.extraClassPath"
 LAUNCHER_OPTIONS = "SPARK_LAUNCHER_OPTS"  # the options of the Spark launcher's own short JVM
 # Driver settings that decide whether an archive fits: they are all a build needs to know.
 KEY_SETTINGS = (
     JAVA_OPTIONS,
     "spark.driver.defaultJavaOptions",
-    "spark.driver.extraClassPath",
+    CLASS_PATH,
     "spark.driver.memory",
 )
 # Environment the Spark launcher builds the driver's class path and options from.
@@ -78,6 +80,7 @@ _LARGE_HEAP = 30 * 2**30  # from about 32 GB the JVM drops compressed oops: anot
 _SAMPLE = 1 << 16  # bytes read at three places of an archive to recognise it
 FAILED_RETRY = 24 * 3600.0  # seconds before a kernel tries a failed build again
 KEEP = 3  # archives kept (the most recently used); older ones are removed
+COPIES_GRACE = 3600.0  # seconds unsigned jar copies stay while no archive names them
 BUILD_TIMEOUT = 900.0
 BUILD_MEMORY = 2**30  # MemAvailable a background build wants before it starts
 
@@ -105,21 +108,25 @@ def archive_key(conf: Mapping[str, str], environ: Mapping[str, str] = os.environ
     settings, the driver's ``-XX`` options and whether its heap is too large for
     compressed oops. Raises `BuildError` when no Java runtime is found."""
     home = internals.spark_home()
-    jars = Path(home) / "jars"
-    listing = sorted(
-        (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns) for entry in jars.iterdir()
-    )
     inputs = {
         "java": java_identity(environ),
         "pyspark": internals.pyspark_release(),
         "spark_home": str(Path(home).resolve()),
-        "jars": _digest(listing),
-        "class_path": conf.get("spark.driver.extraClassPath", ""),
+        "jars": jars_digest(Path(home) / "jars"),
+        "class_path": conf.get(CLASS_PATH, ""),
         "environment": {name: environ.get(name, "") for name in KEY_ENVIRONMENT},
         "xx_options": sorted(t for t in _user_tokens(conf) if t.startswith("-XX:")),
         "large_heap": jvm_bytes(conf.get("spark.driver.memory", "1g")) >= _LARGE_HEAP,
     }
     return ArchiveKey(inputs, _digest(inputs)[:20])
+
+
+def jars_digest(jars: Path) -> str:
+    """A digest of a Spark jars folder's listing (names, sizes, modification times)."""
+    listing = sorted(
+        (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns) for entry in jars.iterdir()
+    )
+    return _digest(listing)
 
 
 def java_identity(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -206,6 +213,30 @@ class ArchiveFiles:
 
     def leftovers(self) -> list[Path]:
         return sorted(self.folder.glob(f"{self.digest}.*.tmp"))
+
+
+def unsigned_folder(jars: Path | None = None) -> Path:
+    """Where the unsigned copies of a Spark jars folder's signed jars live (see
+    `signed_jars`): ``<archives>/unsigned/<digest of the jars' listing>``."""
+    jars = jars or Path(internals.spark_home()) / "jars"
+    return folder() / "unsigned" / jars_digest(jars)[:20]
+
+
+def with_unsigned_jars(conf: Mapping[str, str]) -> dict[str, str]:
+    """`conf` with the unsigned copies of Spark's signed jars at the end of the driver's
+    extra class path (after the user's entries), once they are made; else unchanged."""
+    out = dict(conf)
+    try:
+        made = signed_jars.copies(unsigned_folder())
+    except OSError:  # no Spark jars folder to list: Spark will say so
+        return out
+    if not made:
+        return out
+    entries = [entry for entry in out.get(CLASS_PATH, "").split(os.pathsep) if entry]
+    extra = [str(path) for path in made if str(path) not in entries]
+    if extra:
+        out[CLASS_PATH] = os.pathsep.join(entries + extra)
+    return out
 
 
 def fingerprint(path: Path) -> dict[str, Any]:
@@ -318,13 +349,17 @@ class ArchiveUse:
 def prepare(conf: MutableMapping[str, str]) -> ArchiveUse | None:
     """Choose the archive for a driver JVM about to be launched with `conf`, and add the
     options that use it to ``spark.driver.extraJavaOptions`` (after the user's own, which
-    stay as they are). None when the user's options already decide class-data sharing or
-    no key can be made; never raises."""
+    stay as they are), and the unsigned copies of Spark's signed jars, once made, to its
+    class path (after the user's own). None when the user's options already decide
+    class-data sharing or no key can be made; never raises."""
     user = conf.get(JAVA_OPTIONS, "") or ""
     if _USER_CDS.search(user):
         return None
-    settings = {k: value for k in KEY_SETTINGS if (value := conf.get(k, "") or "")}
     try:
+        class_path = with_unsigned_jars(conf).get(CLASS_PATH)
+        if class_path:
+            conf[CLASS_PATH] = class_path
+        settings = {k: value for k in KEY_SETTINGS if (value := conf.get(k, "") or "")}
         key = archive_key(settings)
         reason = problem(key)
     except Exception as exc:  # an odd Java or Spark installation: go on without
@@ -417,8 +452,14 @@ class BuildResult:
 def build(conf: Mapping[str, str], *, background: bool = False) -> BuildResult:
     """Build the archive for a driver launched with `conf` (its `KEY_SETTINGS` matter)
     unless a usable one exists. In the `background` another process's build is left to
-    it, and a build that failed recently is not tried again."""
+    it, and a build that failed recently is not tried again. The unsigned copies of
+    Spark's signed jars are made first: the archive is for a driver with them."""
     try:
+        signed_jars.make_copies(Path(internals.spark_home()) / "jars", unsigned_folder())
+    except Exception as exc:  # a read-only cache, an odd installation: the jars as they are
+        log.info("no unsigned copies of Spark's signed jars: %s", exc)
+    try:
+        conf = with_unsigned_jars(conf)
         key = archive_key(conf)
     except BuildError as exc:
         return BuildResult("failed", detail=str(exc))
@@ -633,7 +674,24 @@ def prune(keep: ArchiveFiles | None = None) -> list[Path]:
             for path in (files.archive, files.launcher, files.meta, files.failed, files.refused):
                 path.unlink(missing_ok=True)
             removed.append(files.archive)
+    _prune_copies(root)
     return removed
+
+
+def _prune_copies(root: Path) -> None:
+    """Remove the unsigned jar copies that no archive's class path names (their Spark was
+    replaced, or its archive pruned), an hour after they were made (a build names them
+    when it ends; a later build makes them again)."""
+    named = [
+        str((read_meta(ArchiveFiles(root, meta.stem)) or {}).get("key", {}).get("class_path"))
+        for meta in root.glob("*.json")
+    ]
+    for copies in (root / "unsigned").glob("*"):
+        with contextlib.suppress(OSError):
+            if time.time() - copies.stat().st_mtime > COPIES_GRACE and not any(
+                str(copies) in class_path for class_path in named
+            ):
+                shutil.rmtree(copies)
 
 
 def remove_all() -> list[Path]:

@@ -12,6 +12,7 @@ import pytest
 
 import pyspark_kernel.classdata as classdata
 import pyspark_kernel.spark_internals as internals
+from pyspark_kernel import signed_jars
 
 Conf = dict  # the driver JVM's settings, as `prepare` reads and changes them
 
@@ -181,9 +182,14 @@ def test_is_mapped_reads_the_memory_map(tmp_path):
     assert classdata.is_mapped(2**22 + 7, tmp_path / "x.jsa") is None  # no such process
 
 
+def built_key(conf):
+    """The key `build` builds for `conf`: with the unsigned jar copies it makes first."""
+    signed_jars.make_copies(Path(internals.spark_home()) / "jars", classdata.unsigned_folder())
+    return classdata.archive_key(classdata.with_unsigned_jars(conf))
+
+
 def test_a_background_build_leaves_a_locked_key_to_its_builder():
-    key = classdata.archive_key({})
-    key.files.folder.mkdir(parents=True)
+    key = built_key({})
     assert classdata.builder(key.files) is None and not classdata.building(key)
     with classdata._locked(key.files.lock, wait=True, owner=True):
         assert classdata.builder(key.files) == os.getpid()
@@ -198,8 +204,7 @@ def test_a_background_build_leaves_a_locked_key_to_its_builder():
 
 
 def test_a_background_build_does_not_retry_a_recent_failure():
-    key = classdata.archive_key({})
-    key.files.folder.mkdir(parents=True)
+    key = built_key({})
     classdata._write_json(key.files.failed, {"error": "the JVM crashed"})
     result = classdata.build({}, background=True)
     assert result.status == "skipped" and "the JVM crashed" in result.detail
