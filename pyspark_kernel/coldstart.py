@@ -104,6 +104,7 @@ class ColdStart:
             "warming": self.warming,
             "last_warm_up": self.last_warm_up,
             "archive": archive.as_dict() if archive is not None else None,
+            "command_remembered": self.session.command_remembered,
             "builds_started": sorted(self._build_keys),
         }
 

@@ -119,6 +119,7 @@ class SessionManager:
         self._own_lock = threading.Lock()
         self.own_epoch = 0  # counts cancel_own_work calls
         self.archive: ArchiveUse | None = None  # the class-data archive of the current JVM
+        self.command_remembered = False  # the current JVM ran from a remembered command line
         # `held`: the first build launches the driver JVM, then waits for `adopt` (or
         # `supersede`) before it builds the SparkContext (see `early_start`).
         self._go = threading.Event()
@@ -520,17 +521,27 @@ class SessionManager:
         """Launch the driver JVM (see `_spawn`) and join it (`_join`)."""
         return self._join(self._spawn(conf, archive))
 
-    def _spawn(self, conf: dict[str, str], archive: bool = True) -> _Launch:
+    def _spawn(
+        self,
+        conf: dict[str, str],
+        archive: bool = True,
+        *,
+        prepared: classdata.ArchiveUse | None = None,
+        remembered: bool = True,
+    ) -> _Launch:
         """Start the driver JVM with pipes we already read, so its stdout/stderr come to us
         (and to the cell that is running), even when it fails to start; with its class-data
-        archive if it has one."""
+        archive if it has one (`prepared`: chosen already), from the java command line
+        spark-submit built the last time if `remembered` (see `launch_command`)."""
         wanted = archive and self.settings.class_archive != "off"
         self.archive = None  # known once the JVM runs: no build for a JVM that never started
-        use = classdata.prepare(conf) if wanted else None
+        use = prepared or (classdata.prepare(conf) if wanted else None)
         readers, writers = self._pump_output()
         try:
             with classdata.launcher_options(use):
-                spawned = internals.spawn_jvm(conf, stdout=writers[0], stderr=writers[1])
+                spawned = internals.spawn_jvm(
+                    conf, stdout=writers[0], stderr=writers[1], remembered=remembered
+                )
         except Exception as exc:  # no spark-submit to run: raised by `_join`
             return _Launch(conf, use, readers, None, exc)
         finally:
@@ -540,17 +551,20 @@ class SessionManager:
 
     def _join(self, launch: _Launch) -> Any:
         """The gateway to a JVM of `_spawn`; a JVM that did not start with its class-data
-        archive is launched again without."""
+        archive is launched again without, one that did not start from a remembered
+        command line again through spark-submit (its own lines unseen: the next JVM's
+        say what is wrong, if anything still is)."""
         use = launch.archive
+        recalled = launch.spawned is not None and launch.spawned.recalled
         try:
-            if launch.spawned is None:
-                raise launch.error or SessionError("the driver JVM was not launched")
-            gateway = internals.join_jvm(launch.spawned)
+            gateway = self._gateway_of(launch, quiet=recalled)
         except BaseException as exc:
-            for reader in launch.readers:
-                reader.join(2.0)
             if self._superseded:  # ended by `supersede`: not the archive's fault
                 raise SessionError(_SUPERSEDED) from exc
+            if recalled and isinstance(exc, Exception):
+                log.info("the driver JVM did not start from its remembered command; again")
+                self._startup_lines.clear()
+                return self._join(self._spawn(launch.conf, prepared=use, remembered=False))
             if use is None or use.path is None or not isinstance(exc, Exception):
                 raise
             log.info("the driver JVM did not start with the class-data archive; again without")
@@ -565,7 +579,24 @@ class SessionManager:
         if use is not None:
             use.confirm(self._proc.pid)
         self.archive = use
+        self.command_remembered = recalled
         return gateway
+
+    def _gateway_of(self, launch: _Launch, quiet: bool) -> Any:
+        """`join_jvm` of the launch (with `quiet`, the JVM's lines meanwhile are not shown,
+        nor those it printed as it failed)."""
+        self._muted += quiet
+        try:
+            if launch.spawned is None:
+                raise launch.error or SessionError("the driver JVM was not launched")
+            try:
+                return internals.join_jvm(launch.spawned)
+            except BaseException:
+                for reader in launch.readers:
+                    reader.join(2.0)
+                raise
+        finally:
+            self._muted -= quiet
 
     def _pump_output(self) -> tuple[list[threading.Thread], list[int]]:
         """Pipes for the JVM's stdout and stderr, each read line by line in a thread."""

@@ -81,29 +81,43 @@ class SpawnedJVM:
     proc: subprocess.Popen[bytes]
     folder: tempfile.TemporaryDirectory[str]  # where it writes its port and secret
     info: str
+    env: dict[str, str]  # spark-submit's environment
+    digest: str | None = None  # of its command line's inputs (`launch_command`)
+    recalled: bool = False  # java was run directly, from the remembered command line
 
 
-def spawn_jvm(conf: Mapping[str, str], stdout: int, stderr: int) -> SpawnedJVM:
+def spawn_jvm(
+    conf: Mapping[str, str], stdout: int, stderr: int, *, remembered: bool = False
+) -> SpawnedJVM:
     """Start the driver JVM as ``pyspark.java_gateway.launch_gateway`` does (``spark-submit
     --conf ... pyspark-shell``, the file for its port and secret in
     ``_PYSPARK_DRIVER_CONN_INFO_PATH``, stdin a pipe it watches, SIGINT ignored), without
-    importing PySpark: the JVM starts while PySpark and the kernel are imported."""
+    importing PySpark: the JVM starts while PySpark and the kernel are imported. With
+    `remembered`, java itself runs, with the command line spark-submit built the last time
+    for the same inputs (see `launch_command`), where there is one."""
+    from . import launch_command
+
     folder = tempfile.TemporaryDirectory(prefix="pyspark-kernel-gateway-")
     info = os.path.join(folder.name, "connection")
     env = {**os.environ, "SPARK_CONNECT_MODE": "0", "_PYSPARK_DRIVER_CONN_INFO_PATH": info}
+    command = _submit_command(conf)
+    digest = launch_command.inputs_digest(command, env) if remembered else None
+    recalled = launch_command.recall(digest, env)
+    argv, child_env = recalled or (command, env)
     try:
         proc = subprocess.Popen(
-            _submit_command(conf),
+            argv,
             stdin=subprocess.PIPE,  # the JVM exits when this pipe closes
             stdout=stdout,
             stderr=stderr,
-            env=env,
+            env=child_env,
             preexec_fn=_ignore_sigint,  # an interrupt sent to the kernel's process group
         )
     except BaseException:
         folder.cleanup()
+        launch_command.forget(digest if recalled else None)
         raise
-    return SpawnedJVM(proc, folder, info)
+    return SpawnedJVM(proc, folder, info, env, digest, recalled is not None)
 
 
 def join_jvm(spawned: SpawnedJVM) -> Any:
@@ -112,6 +126,8 @@ def join_jvm(spawned: SpawnedJVM) -> Any:
     ``launch_gateway`` itself, which joins a running JVM named by ``PYSPARK_GATEWAY_PORT``
     and ``PYSPARK_GATEWAY_SECRET``. A JVM that exits first, or cannot be joined, is ended
     and named in the error."""
+    from . import launch_command
+
     proc = spawned.proc
     try:
         while not os.path.isfile(spawned.info):
@@ -126,10 +142,14 @@ def join_jvm(spawned: SpawnedJVM) -> Any:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        if spawned.recalled:  # the next launch goes through spark-submit again
+            launch_command.forget(spawned.digest)
         raise
     finally:
         spawned.folder.cleanup()
     gateway.proc = proc
+    if spawned.digest is not None and not spawned.recalled:
+        launch_command.remember(spawned.digest, spawned.env, proc.pid)
     return gateway
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -190,6 +191,37 @@ def test_the_driver_jvm_comes_back_warm_after_it_died(cold):
     assert now["last_warm_up"]["stopped"] is False
     assert cold.jvm_pid() not in (None, jvm)
     count_one(cold)
+
+
+def test_a_new_driver_jvm_runs_java_with_the_command_line_spark_submit_built(cold, cache):
+    launch = cache / "launch"
+    kept = sorted(launch.glob("*.json"))  # from the launches before: the kernel's own
+    assert kept and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in kept)
+    restart = cold.run("%spark restart")
+    assert restart.status == "ok" and not restart.stream("stderr"), restart.messages
+    count_one(cold)
+    assert status(cold)["command_remembered"] is True
+    remembered = [json.loads(p.read_text())["argv"] for p in launch.glob("*.json")]
+    assert psutil.Process(cold.jvm_pid()).cmdline() in remembered
+
+
+def test_a_remembered_command_line_that_fails_is_dropped_for_spark_submit(cold, cache):
+    current = psutil.Process(cold.jvm_pid()).cmdline()  # a restart's, remembered
+    paths = [
+        p for p in (cache / "launch").glob("*.json") if json.loads(p.read_text())["argv"] == current
+    ]
+    main = "org.apache.spark.deploy.SparkSubmit"
+    for path in paths:  # as if Spark's classes had moved: the JVM exits at once
+        kept = json.loads(path.read_text())
+        kept["argv"] = [a if a != main else "org.apache.spark.deploy.NoSuchMain" for a in current]
+        path.write_text(json.dumps(kept))
+    restart = cold.run("%spark restart")
+    assert restart.status == "ok" and not restart.stream("stderr"), restart.messages
+    count_one(cold)
+    assert status(cold)["command_remembered"] is False
+    # the one that failed is dropped: the next launch remembers spark-submit's again
+    assert paths and not all(path.exists() for path in paths)
+    assert psutil.Process(cold.jvm_pid()).cmdline() == current
 
 
 def java_descendants(pid: int) -> list[int]:
