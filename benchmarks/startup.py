@@ -14,7 +14,9 @@ Scenario ``immediate``: launch → ``kernel_info`` → ``pass`` → the first
 ``spark.sql(...).collect()`` → the driver JVM's memory → a restart (``%spark restart``;
 plain: ``spark.stop()`` and the builder again) → a count. Scenario ``paused``: the same,
 with 10 s without a cell (a user typing) before the first Spark cell and before the
-count after the restart. Every sample notes the machine's load. Separately: a pyspark kernel whose archive is missing runs small Spark cells while
+count after the restart. Before the rounds each pyspark variant starts once, untimed: its
+driver's java command line is then remembered (``launch_command``), as after any first
+start on a machine. Every sample notes the machine's load. Separately: a pyspark kernel whose archive is missing runs small Spark cells while
 its background build runs, then after it: what the build costs the user.
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -349,10 +352,14 @@ def run(
     ``immediate`` round are returned running, for the other benchmarks. Every kernel
     started is appended to `started` (so it can be cleaned up whatever happens)."""
     cache = log_dir.parent / "cache"
-    for path in (cache / "classdata").glob("*") if fresh_archive else ():
-        path.unlink()
+    if fresh_archive:
+        _clear(cache)
     archive = build_archive(cache)
     kinds = variants(cache, with_no_archive)
+    for variant in kinds:  # a first start each: the driver's command line is remembered
+        if variant.label != PLAIN:  # (see launch_command), as after any first start
+            kernel, _ = one_start(variant, "immediate", log_dir, started)
+            kernel.shutdown()
     raw: dict[str, dict[str, list[dict[str, Any]]]] = {
         scenario: {v.label: [] for v in kinds} for scenario in ("immediate", "paused")
     }
@@ -390,10 +397,15 @@ def run(
     }
     if impact_s:
         fresh = log_dir.parent / "cache-impact"
-        for path in (fresh / "classdata").glob("*"):
-            path.unlink()
+        _clear(fresh)
         result["background_build"] = build_impact(fresh, log_dir, started, impact_s, wait=300)
     return result, kept
+
+
+def _clear(cache: Path) -> None:
+    """Remove the kernel's archives and remembered driver command lines from `cache`."""
+    for name in ("classdata", "launch"):
+        shutil.rmtree(cache / name, ignore_errors=True)
 
 
 def _median(values: list[float | None]) -> float | None:
