@@ -43,7 +43,7 @@ from typing import Any
 
 import pyspark_kernel.spark_internals as internals
 
-from . import signed_jars
+from . import java_options, signed_jars
 from .config import SAFE_DEFAULTS, WAREHOUSE, data_folders, jvm_bytes
 from .java_options import JAVA_OPTION_VARIABLES
 from .paths import cache_root
@@ -130,26 +130,11 @@ def jars_digest(jars: Path) -> str:
 
 
 def java_identity(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """The Java runtime the Spark launcher will use (``$JAVA_HOME/bin/java``, else ``java``
-    on the PATH), from its ``release`` file and its libjvm (an update in place changes it)."""
-    explicit = environ.get("JAVA_HOME")
-    java = str(Path(explicit) / "bin" / "java") if explicit else shutil.which("java")
-    if not java or not os.path.exists(java):
-        raise BuildError("no Java runtime found (set JAVA_HOME or put java on the PATH)")
-    home = Path(os.path.realpath(java)).parent.parent
-    release: dict[str, str] = {}
-    with contextlib.suppress(OSError):
-        for line in (home / "release").read_text().splitlines():
-            name, _, value = line.partition("=")
-            release[name.strip()] = value.strip().strip('"')
-    libjvm = next((p for p in home.glob("lib/server/libjvm.*")), None)
-    stat = libjvm.stat() if libjvm is not None else None
-    return {
-        "home": str(home),
-        "version": release.get("JAVA_RUNTIME_VERSION") or release.get("JAVA_VERSION"),
-        "vendor": release.get("IMPLEMENTOR"),
-        "libjvm": [stat.st_size, stat.st_mtime_ns] if stat else None,
-    }
+    """`java_options.java_identity`, raising `BuildError` when there is no Java runtime."""
+    try:
+        return java_options.java_identity(environ)
+    except java_options.NoJava as exc:
+        raise BuildError(str(exc)) from exc
 
 
 def _user_tokens(conf: Mapping[str, str]) -> list[str]:

@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .java_options import NoJava, java_identity
 from .paths import cache_root
 
 log = logging.getLogger(__name__)
@@ -46,20 +47,17 @@ def folder() -> Path:
     return cache_root() / "launch"
 
 
-def inputs_digest(command: Sequence[str], env: Mapping[str, str]) -> str | None:
+def inputs_digest(command: Sequence[str], env: Mapping[str, str], spark_home: str) -> str | None:
     """The digest of what the driver's command line is made from (`command`: spark-submit
-    and its arguments, run in `env`); None when it must not be remembered (a
-    ``spark-env.sh``, an argument that looks like a credential, no Java to name)."""
-    import pyspark_kernel.classdata as classdata
-    import pyspark_kernel.spark_internals as internals
-
+    of `spark_home` and its arguments, run in `env`); None when it must not be remembered
+    (a ``spark-env.sh``, an argument that looks like a credential, no Java to name)."""
     if any(CREDENTIAL.search(arg) for arg in command):
         return None
     try:
-        java = classdata.java_identity(env)
-        home = Path(internals.spark_home())
-    except Exception:  # no Java, no Spark: spark-submit will say so
+        java = java_identity(env)
+    except NoJava:  # spark-submit will say so
         return None
+    home = Path(spark_home)
     conf_dir = Path(env.get("SPARK_CONF_DIR") or home / "conf")
     if (conf_dir / "spark-env.sh").exists():
         return None

@@ -101,7 +101,7 @@ def spawn_jvm(
     info = os.path.join(folder.name, "connection")
     env = {**os.environ, "SPARK_CONNECT_MODE": "0", "_PYSPARK_DRIVER_CONN_INFO_PATH": info}
     command = _submit_command(conf)
-    digest = launch_command.inputs_digest(command, env) if remembered else None
+    digest = launch_command.inputs_digest(command, env, spark_home()) if remembered else None
     recalled = launch_command.recall(digest, env)
     argv, child_env = recalled or (command, env)
     try:

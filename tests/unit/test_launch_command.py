@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+import pyspark_kernel.spark_internals as internals
 from pyspark_kernel import launch_command
 
 COMMAND = ["/spark/bin/spark-submit", "--conf", "spark.master=local[*]", "pyspark-shell"]
@@ -21,27 +22,31 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
+def digest(command, environment):
+    return launch_command.inputs_digest(command, environment, internals.spark_home())
+
+
 def env(**extra):
     return {"PATH": os.environ["PATH"], "HOME": "/home/u", "JPY_PARENT_PID": "1", **extra}
 
 
 def test_the_key_leaves_out_what_changes_from_kernel_to_kernel_only():
-    base = launch_command.inputs_digest(COMMAND, env())
+    base = digest(COMMAND, env())
     assert base is not None
     same = env(JPY_PARENT_PID="2", JPY_SESSION_NAME="a.ipynb", PWD="/x", SHLVL="3")
-    assert launch_command.inputs_digest(COMMAND, same) == base
-    assert launch_command.inputs_digest(COMMAND, env(SPARK_SUBMIT_OPTS="-Dx=1")) != base
-    assert launch_command.inputs_digest([*COMMAND[:-1], "x", "pyspark-shell"], env()) != base
+    assert digest(COMMAND, same) == base
+    assert digest(COMMAND, env(SPARK_SUBMIT_OPTS="-Dx=1")) != base
+    assert digest([*COMMAND[:-1], "x", "pyspark-shell"], env()) != base
 
 
 def test_nothing_is_remembered_with_a_spark_env_script_or_a_credential(tmp_path):
     conf = tmp_path / "conf"
     conf.mkdir()
-    assert launch_command.inputs_digest(COMMAND, env(SPARK_CONF_DIR=str(conf))) is not None
+    assert digest(COMMAND, env(SPARK_CONF_DIR=str(conf))) is not None
     (conf / "spark-env.sh").write_text("export SPARK_WORKER_CORES=$(nproc)\n")
-    assert launch_command.inputs_digest(COMMAND, env(SPARK_CONF_DIR=str(conf))) is None
+    assert digest(COMMAND, env(SPARK_CONF_DIR=str(conf))) is None
     secret = [*COMMAND[:-1], "--conf", "spark.hadoop.fs.s3a.secret.key=abc", "pyspark-shell"]
-    assert launch_command.inputs_digest(secret, env()) is None
+    assert digest(secret, env()) is None
 
 
 @pytest.fixture
