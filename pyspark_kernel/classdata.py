@@ -200,11 +200,10 @@ class ArchiveFiles:
         return sorted(self.folder.glob(f"{self.digest}.*.tmp"))
 
 
-def unsigned_folder(jars: Path | None = None) -> Path:
-    """Where the unsigned copies of a Spark jars folder's signed jars live (see
-    `signed_jars`): ``<archives>/unsigned/<digest of the jars' listing>``."""
-    jars = jars or Path(internals.spark_home()) / "jars"
-    return folder() / "unsigned" / jars_digest(jars)[:20]
+def unsigned_folder() -> Path:
+    """Where the unsigned copies of Spark's signed jars live (see `signed_jars`):
+    ``<archives>/unsigned/<digest of the jars folder's listing>``."""
+    return folder() / "unsigned" / jars_digest(Path(internals.spark_home()) / "jars")[:20]
 
 
 def with_unsigned_jars(conf: Mapping[str, str]) -> dict[str, str]:
