@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 KEEP_FINISHED = 20  # finished queries remembered for %streams progress
 ORIGIN_TAG_PREFIX = "pyspark-kernel-stream-"
+# s a query restarted on its own checkpoint is given to end its first batch before it stops
+FIRST_BATCH_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -173,14 +175,32 @@ class StreamingSupport:
             if reason is None:
                 continue
             run_id = str(query.runId)
+            label = query_label(query.name, query.id)
             self.write(
                 parent,
                 "stdout",
-                f"pyspark-kernel: stopping streaming query {query_label(query.name, query.id)}, "
-                f"which has the same {reason}\n",
+                f"pyspark-kernel: stopping streaming query {label}, which has the same {reason}\n",
             )
+            self._let_first_batch_end(query, info, parent)
             stop_queries([query], timeout=10.0)
             self.wait_final([run_id], 2.0)
+
+    def _let_first_batch_end(self, query: Any, info: WriterInfo, parent: dict[str, Any]) -> None:
+        """Give a query about to be restarted on its own checkpoint up to `FIRST_BATCH_WAIT`
+        s to end its first batch: stopped while writing that batch's offsets, it leaves a
+        temporary file for which Spark (4.x) refuses the checkpoint ("should be empty on
+        batch 0")."""
+        with self._lock:
+            view = self._views.get(str(query.runId))
+        if view is None or not same_path(view.checkpoint, info.checkpoint):
+            return
+        deadline = time.monotonic() + FIRST_BATCH_WAIT
+        told = False
+        while query.isActive and query.lastProgress is None and time.monotonic() < deadline:
+            if not told:
+                self.write(parent, "stdout", "pyspark-kernel: letting its first batch end\n")
+                told = True
+            time.sleep(0.1)
 
     def _conflict(self, query: Any, info: WriterInfo) -> str | None:
         if info.name is not None and query.name == info.name:
