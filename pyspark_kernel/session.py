@@ -27,6 +27,7 @@ from .classdata import ArchiveUse
 from .config import SettingsError, SparkSettings
 from .jvmcalls import CallCounter
 from .prerequisites import missing_java
+from .reflection_cache import ReflectionCache
 from .ui_proxy import shown_ui_url
 from .warmup import preinitialize
 
@@ -97,6 +98,7 @@ class SessionManager:
         self._startup_lines: deque[str] = deque(maxlen=12)
         self._pipes: list[_Pipe] = []  # the JVM's stdout and stderr, read by threads
         self.calls: CallCounter | None = None  # Py4J calls to the current JVM
+        self.reflection: ReflectionCache | None = None  # its reflection answers, kept
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
@@ -575,7 +577,9 @@ class SessionManager:
             self.archive = use
             return gateway
         self._proc = internals.jvm_process(gateway)
-        self.calls = CallCounter(internals.gateway_client(gateway))
+        client = internals.gateway_client(gateway)
+        self.calls = CallCounter(client)
+        self.reflection = ReflectionCache(client)  # outside the counter: kept answers uncounted
         if use is not None:
             use.confirm(self._proc.pid)
         self.archive = use
