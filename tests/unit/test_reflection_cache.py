@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from py4j.java_gateway import JavaPackage, java_import
 from py4j_commands import commands
 from pyspark.sql import functions as F
 
 import pyspark_kernel.spark_internals as internals
 from pyspark_kernel.reflection_cache import ReflectionCache
+
+pytestmark = pytest.mark.core  # also run on the oldest and newest supported pyspark
 
 
 @contextmanager
