@@ -86,15 +86,20 @@ class Lab:
         return json.loads(body) if body else None
 
     def notebook(self, name: str) -> dict[str, Any]:
-        """The notebook as saved; a read that meets JupyterLab's save half-written (the
-        server answers 400, unreadable notebook) is tried again for up to 5 s."""
+        """The notebook as saved, read from its file. Not through the contents API: a read
+        there while JupyterLab's save is under way takes the save's temporary file for a
+        failed save's leftover and moves it into place, and both requests fail (500 for
+        the read, 404 for the save: seen in CI). The server replaces the file whole, so
+        the file is the last complete save; a read that still fails is tried again for
+        up to 5 s."""
         deadline = time.monotonic() + 5
         while True:
             try:
-                return self.api(f"/api/contents/{name}?content=1")["content"]
-            except urllib.error.HTTPError as exc:
-                if exc.code != 400 or time.monotonic() > deadline:
-                    raise AssertionError(f"{exc}: {exc.read()[:500]!r}") from exc
+                notebook: dict[str, Any] = json.loads((self.root / name).read_text())
+                return notebook
+            except (OSError, ValueError) as exc:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"cannot read {name}: {exc}") from exc
                 time.sleep(0.25)
 
     def tree_url(self, name: str, workspace: str | None = None) -> str:
