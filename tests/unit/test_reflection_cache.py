@@ -20,20 +20,10 @@ pytestmark = pytest.mark.core  # also run on the oldest and newest supported pys
 
 @contextmanager
 def cache_before_jvm(spark: Any) -> Iterator[tuple[ReflectionCache, list[str]]]:
-    """A cache on the session's Py4J client, and the commands that still reach the JVM."""
-    client = internals.gateway_client(spark.sparkContext._gateway)
-    reached: list[str] = []
-    send = client.send_command
-
-    def recording(command: str, *args: Any, **kwargs: Any) -> Any:
-        reached.append(command)
-        return send(command, *args, **kwargs)
-
-    client.send_command = recording
-    try:
-        yield ReflectionCache(client), reached
-    finally:
-        del client.send_command
+    """A cache on the session's Py4J client, and the commands that still reach the JVM
+    (recorded under it; leaving `commands` takes both off the client)."""
+    with commands(spark) as reached:
+        yield ReflectionCache(internals.gateway_client(spark.sparkContext._gateway)), reached
 
 
 def asked(commands: list[str]) -> list[str]:
