@@ -89,6 +89,41 @@ def test_execution_record_captures_the_cell(kernel):
     assert rec["created_variables"]["n"] == "10"
 
 
+def test_cells_sent_at_once_each_get_their_table_and_jobs_before_their_idle(kernel):
+    # A cell's last JVM call (its job ids, its DataFrame described) is answered while
+    # ipykernel sends the reply; its table and record must still come before its idle,
+    # also with requests queued back to back as "Run All" and nbconvert send them.
+    ids = [
+        kernel.kc.execute(f"n{i} = spark.range({i + 1}).count(); q{i} = spark.range({i + 1})")
+        for i in range(6)
+    ]
+    shown: dict[str, list[dict]] = {msg_id: [] for msg_id in ids}
+    idle: list[str] = []
+    deadline = time.monotonic() + 120
+    while len(idle) < len(ids) and time.monotonic() < deadline:
+        msg = kernel.kc.get_iopub_msg(timeout=60)
+        parent = msg["parent_header"].get("msg_id")
+        if parent not in shown:
+            continue
+        assert parent not in idle, f"output after idle: {msg['msg_type']}"
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            idle.append(parent)
+        elif msg["msg_type"] == "display_data" and TABLE in msg["content"]["data"]:
+            shown[parent].append(msg["content"])
+    assert idle == ids
+    jobs: list[set[int]] = []
+    for i, msg_id in enumerate(ids):
+        (content,) = shown[msg_id]
+        assert content["data"][TABLE]["rows"] == [[n] for n in range(i + 1)]
+        record = content["metadata"]["pyspark_kernel"]
+        assert record["detected_variable_name"] == f"q{i}"
+        assert record["spark_job_ids"], f"cell {i} recorded no job of its count()"
+        jobs.append(set(record["spark_job_ids"]))
+    assert all(not (a & b) for k, a in enumerate(jobs) for b in jobs[k + 1 :])  # each its own
+    for _ in ids:  # the replies, in order
+        kernel.kc.get_shell_msg(timeout=60)
+
+
 def test_a_record_keeps_a_bounded_part_of_a_flood(kernel):
     # the cell shows all of it; the record (the last 200 are kept) only its first 100,000
     # characters per stream
@@ -367,7 +402,8 @@ def test_the_cell_job_tag_is_removed_when_ending_the_cell_fails(kernel):
         "cell_tag = _life.current.tag\n"
         "def _fail(*args):\n"
         "    raise RuntimeError('injected: finishing the progress failed')\n"
-        "_life._open.progress.finish = _fail  # the first step of the cell's end that asks Spark\n"
+        "# the first step of the cell's end that asks Spark (at once, or sent ahead)\n"
+        "_life._open.progress.finish = _life._open.progress.finish_later = _fail\n"
         "spark.range(3).count()"
     )
     assert failing.status == "ok"  # the cell itself ran; IPython shows the failed hook
