@@ -248,7 +248,9 @@ class CellLife:
         state = {"success": "done", "interrupted": "cancelled"}.get(record.status, "failed")
         # the DataFrame the result detection describes first, asked in the same call
         last = self.presenter.last_frame(cell) if opened.detect and used_spark else None
-        if self.finish_after_reply and threading.current_thread() is threading.main_thread():
+        # a failed or interrupted cell ends as before: its cancelled jobs settle before the reply
+        deferrable = record.status == "success" and self.finish_after_reply
+        if deferrable and threading.current_thread() is threading.main_thread():
             later = progress.finish_later(state, used_spark, last)
             if later is not None:
                 return later
