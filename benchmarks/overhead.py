@@ -51,8 +51,6 @@ class _BenchNoProgress:
         pass
     def finish(self, state, used_spark=True, describe=None):
         return []
-    def finish_later(self, state, used_spark=True, describe=None):
-        return None
     def abandon(self):
         return []
 def _bench_no_views():

@@ -12,12 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import pyspark_kernel.errors as errors
 import pyspark_kernel.jvmcalls as jvmcalls
@@ -74,10 +72,6 @@ class CellLife:
         self.current: CellState | None = None
         self.cells_started = 0  # cells begun since the kernel started
         self._open: _OpenCell | None = None
-        self._pending: _Pending | None = None  # a cell closed after the reply
-        # set by a kernel that calls `finish_pending` after each reply: a cell's last JVM
-        # call is then sent ahead and answered while ipykernel sends the reply
-        self.finish_after_reply = False
         self._jobs: tuple[int, JobTracker] | None = None  # per session generation
         self._thread_ready = False  # setInterruptOnCancel done on the main thread's JVM thread
         # called after each cell with its state and whether it used Spark
@@ -91,7 +85,6 @@ class CellLife:
             self.current.jvm_calls = self.session.jvm_calls
 
     def _begin(self, code: str) -> None:
-        self.finish_pending()  # a cell whose kernel never called it
         if self._open is not None:  # a cell whose post_run_cell never came
             self._open.stack.close()
         self.cells_started += 1
@@ -207,72 +200,32 @@ class CellLife:
             self._end(opened, result, used_spark)
 
     def _end(self, opened: _OpenCell, result: Any, used_spark: bool) -> None:
-        self._open = None
-        later = None
-        try:
-            later = self._settle(opened, result, used_spark)
-        finally:
-            if later is None:
-                opened.stack.close()
-        if later is not None:
-            self._pending = _Pending(opened, later, used_spark)
-            return
-        self._after_cell(opened.cell, used_spark)
-
-    def _settle(
-        self, opened: _OpenCell, result: Any, used_spark: bool
-    ) -> Callable[[], list[int]] | None:
-        """The cell's outcome into its record; the reader of the job ids when they were
-        asked for ahead (`finish_after_reply`), else None."""
         cell, record = opened.cell, opened.cell.record
-        opened.disarm()
-        record.execution_count = result.execution_count
-        cell.ended = time.monotonic()
-        error = result.error_before_exec or result.error_in_exec
-        record.status = "success" if result.success else "error"
-        if isinstance(error, KeyboardInterrupt) or (cell.interrupted and error is not None):
-            record.status = "interrupted"
-        if error is not None:
-            record.error_name = type(error).__name__
-            record.error_message = errors.headline(error)
-        alive = opened.alive = self.session.check_alive()
-        opened.detect = result.success and self.settings.detect
-        if cell.interrupted:
-            self._thread_ready = False  # py4j replaced the main thread's connection
-        progress = opened.progress
-        if progress is None:
-            return None
-        if not alive:
-            record.spark_job_ids = progress.job_ids
-            return None
-        state = {"success": "done", "interrupted": "cancelled"}.get(record.status, "failed")
-        # the DataFrame the result detection describes first, asked in the same call
-        last = self.presenter.last_frame(cell) if opened.detect and used_spark else None
-        # a failed or interrupted cell ends as before: its cancelled jobs settle before the reply
-        deferrable = record.status == "success" and self.finish_after_reply
-        if deferrable and threading.current_thread() is threading.main_thread():
-            later = progress.finish_later(state, used_spark, last)
-            if later is not None:
-                return later
-        record.spark_job_ids = progress.finish(state, used_spark, last)
-        return None
-
-    def finish_pending(self) -> None:
-        """Close the cell whose job ids were asked for ahead: read the JVM's answer (it
-        came while ipykernel sent the reply), then detect and show the result, close the
-        record. The kernel calls this after each request's reply, before its idle."""
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        cell = pending.opened.cell
-        with jvmcalls.internal():
-            try:
-                cell.record.spark_job_ids = pending.read()
-            finally:
-                pending.opened.stack.close()
-        self._after_cell(cell, pending.used_spark)
-
-    def _after_cell(self, cell: CellState, used_spark: bool) -> None:
+        self._open = None
+        try:
+            opened.disarm()
+            record.execution_count = result.execution_count
+            error = result.error_before_exec or result.error_in_exec
+            record.status = "success" if result.success else "error"
+            if isinstance(error, KeyboardInterrupt) or (cell.interrupted and error is not None):
+                record.status = "interrupted"
+            if error is not None:
+                record.error_name = type(error).__name__
+                record.error_message = errors.headline(error)
+            alive = opened.alive = self.session.check_alive()
+            opened.detect = result.success and self.settings.detect
+            if opened.progress is not None:
+                state = {"success": "done", "interrupted": "cancelled"}.get(record.status, "failed")
+                progress = opened.progress
+                # the DataFrame the result detection describes first, asked in the same call
+                last = self.presenter.last_frame(cell) if opened.detect and used_spark else None
+                record.spark_job_ids = (
+                    progress.finish(state, used_spark, last) if alive else progress.job_ids
+                )
+            if cell.interrupted:
+                self._thread_ready = False  # py4j replaced the main thread's connection
+        finally:
+            opened.stack.close()
         for hook in list(self.after_cell):
             try:
                 hook(cell, used_spark)
@@ -343,14 +296,6 @@ def job_description(execution_count: int, code: str, width: int = 100) -> str:
     first = lines[0] if lines else ""
     more = len(lines) > 1 or len(first) > width
     return f"In [{execution_count}]: {first[:width]}{'...' if more else ''}"
-
-
-class _Pending(NamedTuple):
-    """A cell that ended with its job ids asked for ahead."""
-
-    opened: _OpenCell
-    read: Callable[[], list[int]]
-    used_spark: bool
 
 
 class _OpenCell:

@@ -27,7 +27,6 @@ class CellState:
     interrupted: bool = False
     timed_out: bool = False
     jvm_calls: int | None = None  # the session's count of JVM calls as the cell began
-    ended: float | None = None  # when its code ended (the kernel's own work after it is not timed)
 
     def mark_shown(self, how: str) -> None:
         """The cell displayed a DataFrame itself: no detected result is shown after it."""
@@ -36,6 +35,4 @@ class CellState:
             self.record.result_source = how
 
     def elapsed_ms(self) -> int:
-        """How long the cell's code has run (or ran, once it ended)."""
-        end = time.monotonic() if self.ended is None else self.ended
-        return int((end - self.started) * 1000)
+        return int((time.monotonic() - self.started) * 1000)

@@ -16,7 +16,6 @@ import logging
 import threading
 import uuid
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 import pyspark_kernel.jvmcalls as jvmcalls
@@ -260,33 +259,7 @@ class DriverCalls:
             self._keep(describe, schema, plan)
         else:
             text = str(helper.jobIds(tag))
-        return _ids(text)
-
-    def job_ids_later(self, tag: str, describe: Any = None) -> Callable[[], list[int]] | None:
-        """`job_ids` sent ahead: the JVM answers while Python goes on, the function
-        returned reads the answer (and raises as `job_ids` would). None when it cannot be
-        sent so (no helper, or no connection of this thread's own yet)."""
-        helper = self.helper
-        if helper is None:
-            return None
-        if describe is not None and self._undescribed(describe):
-            jdf = describe._jdf
-            ahead = internals.send_ahead(helper, "jobIdsAndDescribe", tag, jdf, quiet=True)
-        else:
-            describe, ahead = None, internals.send_ahead(helper, "jobIds", tag, quiet=True)
-        if ahead is None:
-            return None
-        sent = ahead
-
-        def read() -> list[int]:
-            answer = str(sent.answer())
-            if describe is None:
-                return _ids(answer)
-            text, schema, plan = answer.split("\n", 2)
-            self._keep(describe, schema, plan)
-            return _ids(text)
-
-        return read
+        return sorted(int(i) for i in text.split(",")) if text else []
 
     def plan_operators(self, df: Any) -> str:
         """The operators of a classic DataFrame's analyzed logical plan (fixed when the
@@ -320,11 +293,6 @@ class DriverCalls:
         if len(self._plans) >= PLANS_KEPT:
             self._plans.pop(next(iter(self._plans)))
         self._plans[id(df)] = (weakref.ref(df), plan)
-
-
-def _ids(text: str) -> list[int]:
-    """Job ids from the helper's comma-separated answer."""
-    return sorted(int(i) for i in text.split(",")) if text else []
 
 
 _INSTANCES: weakref.WeakKeyDictionary[Any, DriverCalls] = weakref.WeakKeyDictionary()

@@ -227,7 +227,6 @@ class SparkExtension:
     def unregister(self, timeout: float = 10.0) -> None:
         """Stop streaming queries and Spark, leave no JVM behind, undo every hook of
         `register` (in reverse order) and remove the output folder."""
-        self.life.finish_pending()
         if self.session.ready:
             stop_all_queries(self.session.spark, timeout=min(timeout, 5.0))
         while self._undo:

@@ -8,7 +8,6 @@ are imported.
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 from typing import Any
 
@@ -19,8 +18,6 @@ from . import __version__, early_start
 from .config import SparkSettings
 from .imports import import_as_a_cell_would
 from .session import SessionManager
-
-log = logging.getLogger(__name__)
 
 
 class PySparkKernel(IPythonKernel):
@@ -45,22 +42,6 @@ class PySparkKernel(IPythonKernel):
 
         self.spark_extension = SparkExtension(self.shell, session.settings, session)
         self.spark_extension.register()
-        self.spark_extension.life.finish_after_reply = True  # see `post_handler_hook`
-
-    def post_handler_hook(self) -> None:
-        """After each request's reply, before the kernel goes idle: close the cell whose
-        last JVM call was answered while the reply went out (its result table is published
-        now, still before idle), then ipykernel's own hook."""
-        ext = self.spark_extension
-        try:
-            if ext is not None:
-                ext.life.finish_pending()
-        except KeyboardInterrupt:  # an interrupt that came after the cell: nothing to stop
-            pass
-        except Exception:
-            log.exception("could not close the last cell")
-        finally:
-            super().post_handler_hook()
 
     async def do_execute(
         self,

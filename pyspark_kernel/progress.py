@@ -6,7 +6,6 @@ and saved notebooks are not cluttered with summaries of instant jobs."""
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import itertools
 import logging
@@ -88,14 +87,6 @@ class ProgressDisplay:
         """The cell ended in `state`: publish the summary (if due) and return the job ids;
         `describe` is the DataFrame whose schema and plan the kernel reads next, if any."""
         raise NotImplementedError
-
-    def finish_later(
-        self, state: str, used_spark: bool = True, describe: Any = None
-    ) -> Callable[[], list[int]] | None:
-        """`finish`, with the JVM asked now and its answer read by the function returned
-        (which never raises but KeyboardInterrupt); None when that cannot be: call
-        `finish`."""
-        return None
 
     def abandon(self) -> list[int]:
         """The cell ended with its session gone (stopped, killed, lost): stop following it,
@@ -184,30 +175,6 @@ class CellProgress(ProgressDisplay):
         if payload["jobs"]:
             self._end(payload)
         return self.job_ids
-
-    def finish_later(
-        self, state: str, used_spark: bool = True, describe: Any = None
-    ) -> Callable[[], list[int]] | None:
-        """Only where `finish` would ask the JVM for the job ids alone (nothing to show)."""
-        if not used_spark:
-            return None
-        self._stop_polling()
-        if self._shown or self._due() or self._show_after <= 0:
-            return None
-        try:
-            read = self._jobs.calls.job_ids_later(self.tag, describe)
-        except Exception:  # the JVM may be gone: `finish` finds out
-            return None
-        if read is None:
-            return None
-        sent = read
-
-        def done() -> list[int]:
-            with contextlib.suppress(Exception):  # the JVM may be gone (killed, stopped)
-                self.job_ids = sent()
-            return self.job_ids
-
-        return done
 
     def abandon(self) -> list[int]:
         # a stopped context's tracker still answers: left to poll, the thread would run

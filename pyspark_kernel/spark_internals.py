@@ -717,34 +717,11 @@ def quiet_query_context_loggers() -> None:
 
 
 # -- a call whose answer is read later (Py4J's pinned-thread connections) ----------------------
-class Ahead:
-    """A call sent ahead (`send_ahead`); `answer` reads what the JVM returned."""
-
-    def __init__(self, connection: Any, client: Any, quiet: bool) -> None:
-        self._connection = connection
-        self._client = client
-        self.quiet = quiet  # the caller reads the answer: a failed call is not logged
-        self.raw: str | None = None  # the answer as sent, once read
-
-    def answer(self) -> Any:
-        """The call's return value, read now unless a later command read it first; raises
-        as the call would have (Py4JError when the connection was lost meanwhile)."""
-        from py4j import protocol
-
-        if self.raw is None:
-            _read_owed(self._connection)
-        if self.raw is None:
-            raise protocol.Py4JError("the JVM's answer to a call sent ahead was lost")
-        return protocol.get_return_value(self.raw, self._client)
-
-
-def send_ahead(java_object: Any, method: str, *args: Any, quiet: bool = False) -> Ahead | None:
-    """Send ``java_object.method(*args)`` (strings, None or Java objects) on this thread's
-    Py4J connection and return at once: the JVM answers while Python goes on, and the answer
-    is read before the next command is sent on that connection (whoever sends it), or when
-    the returned handle's `answer` is asked for. None when it could not be sent so (no
-    connection of this thread's own yet): call it as usual. `quiet`: the caller reads the
-    answer, so a failed call is not logged.
+def send_ahead(java_object: Any, method: str, *args: str | None) -> bool:
+    """Send ``java_object.method(*args)`` (string or None arguments) on this thread's Py4J
+    connection and return at once: the JVM answers while Python goes on, and the answer is
+    read before the next command is sent on that connection (whoever sends it). False when
+    it could not be sent so (no connection of this thread's own yet): call it as usual.
 
     The connection is closed (Py4J opens a new one) when the sending or the reading is
     interrupted or the answer is not one: it never owes an answer nobody will read."""
@@ -753,22 +730,20 @@ def send_ahead(java_object: Any, method: str, *args: Any, quiet: bool = False) -
     client = java_object._gateway_client
     connection = getattr(client, "get_thread_connection", lambda: None)()
     if connection is None or connection.socket is None:
-        return None
+        return False
     _read_owed(connection)  # one sent ahead before, with no command since
     parts = "".join(protocol.get_command_part(arg) for arg in args)
     command = f"{protocol.CALL_COMMAND_NAME}{java_object._target_id}\n{method}\n{parts}"
     data = (command + protocol.END_COMMAND_PART).encode("utf-8")
-    ahead = Ahead(connection, client, quiet)
     try:
         # set first: an interruption right after the sending must still find it owed
         connection.send_command = functools.partial(_send_when_answered, connection)
-        connection.owed_answer = ahead
         connection.socket.sendall(data)
     except BaseException:
         vars(connection).pop("send_command", None)
         connection.close(reset=True)
         raise
-    return ahead
+    return True
 
 
 def _send_when_answered(connection: Any, command: str) -> Any:
@@ -778,12 +753,10 @@ def _send_when_answered(connection: Any, command: str) -> Any:
 
 
 def _read_owed(connection: Any) -> None:
-    """Read the answer `connection` owes for a call sent ahead, if any, into its `Ahead`
-    (a failed call nobody reads is logged: the command that comes next must not fail for
-    it)."""
+    """Read the answer `connection` owes for a call sent ahead, if any (a failed call is
+    logged: the command that comes next must not fail for it)."""
     from py4j import protocol
 
-    ahead: Ahead | None = vars(connection).pop("owed_answer", None)
     if vars(connection).pop("send_command", None) is None or connection.socket is None:
         return
     try:
@@ -794,8 +767,5 @@ def _read_owed(connection: Any) -> None:
     if not answer.startswith(protocol.RETURN_MESSAGE):
         connection.close(reset=True)
         log.warning("unexpected answer from the JVM to a call sent ahead: %r", answer[:80])
-        return
-    if ahead is not None:
-        ahead.raw = answer[1:]
-    if answer[1:2] == protocol.ERROR and not (ahead is not None and ahead.quiet):
+    elif answer[1:2] == protocol.ERROR:
         log.warning("a call sent ahead to the JVM failed: %r", answer[1:200])

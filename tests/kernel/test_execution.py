@@ -90,9 +90,8 @@ def test_execution_record_captures_the_cell(kernel):
 
 
 def test_cells_sent_at_once_each_get_their_table_and_jobs_before_their_idle(kernel):
-    # A cell's last JVM call (its job ids, its DataFrame described) is answered while
-    # ipykernel sends the reply; its table and record must still come before its idle,
-    # also with requests queued back to back as "Run All" and nbconvert send them.
+    # Each cell's table and record (its own job ids, its DataFrame described) come before
+    # its idle, also with requests queued back to back as "Run All" and nbconvert send them.
     ids = [
         kernel.kc.execute(f"n{i} = spark.range({i + 1}).count(); q{i} = spark.range({i + 1})")
         for i in range(6)
@@ -402,8 +401,7 @@ def test_the_cell_job_tag_is_removed_when_ending_the_cell_fails(kernel):
         "cell_tag = _life.current.tag\n"
         "def _fail(*args):\n"
         "    raise RuntimeError('injected: finishing the progress failed')\n"
-        "# the first step of the cell's end that asks Spark (at once, or sent ahead)\n"
-        "_life._open.progress.finish = _life._open.progress.finish_later = _fail\n"
+        "_life._open.progress.finish = _fail  # the first step of the cell's end that asks Spark\n"
         "spark.range(3).count()"
     )
     assert failing.status == "ok"  # the cell itself ran; IPython shows the failed hook

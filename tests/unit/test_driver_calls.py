@@ -6,7 +6,6 @@ import threading
 from typing import Any
 
 import pytest
-from py4j.protocol import Py4JError
 from py4j_commands import commands
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
@@ -167,51 +166,6 @@ def test_a_call_sent_ahead_is_answered_before_the_next_command(spark):
         sc.setLocalProperty("dc.ahead", None)
 
 
-def test_the_answer_of_a_call_sent_ahead_is_kept_for_its_caller(spark):
-    sc = spark.sparkContext
-    jsc = sc._jsc.sc()
-    jsc.setLocalProperty("dc.kept", "one")
-    # read when asked for
-    ahead = internals.send_ahead(jsc, "getLocalProperty", "dc.kept", quiet=True)
-    assert ahead is not None and ahead.answer() == "one"
-    assert ahead.answer() == "one"  # asked again: the same, nothing read twice
-    # read first by the next command on the connection, and kept
-    ahead = internals.send_ahead(jsc, "getLocalProperty", "dc.kept", quiet=True)
-    jsc.setLocalProperty("dc.kept", "two")
-    assert sc.getLocalProperty("dc.kept") == "two"
-    assert ahead.answer() == "one"
-    # a failed call raises for the caller, as the call itself would have
-    ahead = internals.send_ahead(jsc, "noSuchMethod", "x", quiet=True)
-    with pytest.raises(Py4JError):
-        ahead.answer()
-    assert spark.range(3).count() == 3
-    jsc.setLocalProperty("dc.kept", None)
-
-
-def test_job_ids_sent_ahead_equal_the_ones_asked_at_once(spark):
-    sc = spark.sparkContext
-    calls = fresh(spark, compiled=True)
-    calls.begin_cell("dc-later", "In [8]: ...")
-    try:
-        spark.range(5).count()
-        df = spark.range(10).selectExpr("id % 3 AS k").groupBy("k").count()
-        read = calls.job_ids_later("dc-later", describe=df)  # written to the socket
-        assert read is not None
-        with commands(spark, calls_only=True) as sent:
-            ids = read()
-            assert [f.name for f in df.schema.fields] == ["k", "count"]  # kept, not asked
-        assert sent == []
-        assert ids and ids == calls.job_ids("dc-later")
-        assert _nodes(calls.plan_operators(df)) == _nodes(
-            str(df._jdf.queryExecution().analyzed().toString())
-        )
-        read = calls.job_ids_later("dc-later")  # no DataFrame to describe: the ids alone
-        assert read is not None and read() == ids
-        assert fresh(spark, compiled=False).job_ids_later("dc-later") is None  # no helper
-    finally:
-        sc.clearJobTags()
-
-
 def test_a_cell_tag_sent_ahead_tags_the_next_job(spark):
     sc = spark.sparkContext
     calls = fresh(spark, compiled=True)
@@ -234,7 +188,7 @@ def test_a_thread_with_no_connection_yet_calls_as_usual(spark):
     thread = threading.Thread(target=first_command_of_a_thread)
     thread.start()
     thread.join()
-    assert sent == [None]
+    assert sent == [False]
 
 
 def test_an_interrupted_read_closes_the_connection_that_owes_the_answer(spark):
