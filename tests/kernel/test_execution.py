@@ -101,6 +101,7 @@ def test_cells_sent_at_once_each_get_their_table_and_jobs_before_their_idle(kern
     deadline = time.monotonic() + 120
     while len(idle) < len(ids) and time.monotonic() < deadline:
         msg = kernel.kc.get_iopub_msg(timeout=60)
+        kernel._keep_comm_message(msg)  # as `run` does: comm pushes stay readable
         parent = msg["parent_header"].get("msg_id")
         if parent not in shown:
             continue
@@ -119,8 +120,9 @@ def test_cells_sent_at_once_each_get_their_table_and_jobs_before_their_idle(kern
         assert record["spark_job_ids"], f"cell {i} recorded no job of its count()"
         jobs.append(set(record["spark_job_ids"]))
     assert all(not (a & b) for k, a in enumerate(jobs) for b in jobs[k + 1 :])  # each its own
-    for _ in ids:  # the replies, in order
-        kernel.kc.get_shell_msg(timeout=60)
+    replies = [kernel.kc.get_shell_msg(timeout=60) for _ in ids]
+    assert [r["parent_header"]["msg_id"] for r in replies] == ids
+    assert all(r["content"]["status"] == "ok" for r in replies)
 
 
 def test_a_record_keeps_a_bounded_part_of_a_flood(kernel):
