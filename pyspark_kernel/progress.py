@@ -282,7 +282,10 @@ class Ticker:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="spark-ticker", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            elif self._due[0][1] == handle:
+                # due before all the others: the thread must wait less than it does. Else
+                # it wakes in time anyway (quick cells in a row wake it not once each)
+                self._wake.notify()
         return handle
 
     def cancel(self, handle: int) -> None:

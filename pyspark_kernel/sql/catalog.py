@@ -116,9 +116,11 @@ class CatalogWatcher:
                 return
 
     def _wait_for_quiet(self) -> None:
+        # wakes once per `quiet` seconds while cells run (not several times a second: a
+        # wake takes the interpreter lock from the cell that runs)
         quiet_since, seen = time.monotonic(), self.cells()
-        while time.monotonic() - quiet_since < self.quiet:
-            time.sleep(self.quiet / 6)
+        while (left := quiet_since + self.quiet - time.monotonic()) > 0:
+            time.sleep(left)
             count = self.cells()
             if self.busy() or count != seen:
                 quiet_since, seen = time.monotonic(), count
