@@ -431,10 +431,10 @@ def _dropin(r: dict[str, Any] | None) -> list[str]:
         "",
         textwrap.fill(r["description"], 100),
         f"{r['repeats']} timed rounds ({r.get('short_factor', 3)} times as many for cells under "
-        f"50 ms) after "
-        f"{r['warmup']} warm-up round(s); a round runs the cell once in each kernel, one right "
-        "after the other. Paired extra: the median of the rounds' differences (pyspark minus "
-        "plain), with their 25th-75th percentiles; its ratio is 1 + that over plain's median. "
+        f"50 ms) after {r['warmup']} warm-up round(s); a round runs the cell once in each "
+        "kernel, one right after the other. Paired extra: the median of the rounds' "
+        "differences (pyspark minus plain), with their 25th-75th percentiles; its ratio is 1 "
+        "+ that over plain's median. "
         "Goal: ratio ≤ 1.10.",
         "",
         "| cell | rounds | pyspark median (ms) | plain median (ms) | ratio (medians) | paired extra (ms) | ratio (paired) | tables shown |",

@@ -198,15 +198,14 @@ def test_a_users_stop_leaves_no_thread_or_connection_behind(kernel):
             time.sleep(0.5)
         port = kernel.value(gateway)
         process = psutil.Process(kernel.kernel_pid())
-        counts = [-1]
-        while len(counts) < 10:  # a connection of a thread just ended closes soon after
-            counts.append(
-                sum(bool(c.raddr) and c.raddr.port == port for c in process.net_connections())
-            )
-            if counts[-1] == counts[-2]:
+        count = -1
+        for _ in range(10):  # a connection of a thread just ended closes soon after
+            now = sum(bool(c.raddr) and c.raddr.port == port for c in process.net_connections())
+            if now == count:
                 break
+            count = now
             time.sleep(0.5)
-        return counts[-1]
+        return count
 
     before = connections()
     for _ in range(3):
