@@ -8,6 +8,8 @@ removal, the result's schema and plan after it. `DriverCalls` makes each step on
 through a small Java class that the kernel compiles in the driver with Janino (which Spark
 ships for its generated code) on a thread of its own, once the first cell has asked for it.
 Until it is there, and for any Spark it does not compile on, the same calls go one by one.
+The same class makes the user's short Python lists and dicts Java ones in one call
+(`java_collections`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import uuid
 import weakref
 from typing import Any
 
+import pyspark_kernel.java_collections as java_collections
 import pyspark_kernel.jvmcalls as jvmcalls
 import pyspark_kernel.spark_internals as internals
 
@@ -177,8 +180,10 @@ public class CLASS_NAME {
     private static Object call(Object target, String method) throws Exception {
         return target.getClass().getMethod(method, NO_TYPES).invoke(target, NO_ARGS);
     }
+
+COLLECTIONS
 }
-"""
+""".replace("COLLECTIONS", java_collections.java_methods())
 
 
 class DriverCalls:
@@ -222,6 +227,7 @@ class DriverCalls:
                 self.helper = internals.compile_java_object(
                     self.sc, source, name, self.sc._jsc.sc()
                 )
+            java_collections.use(internals.gateway_client(self.sc._gateway), self.helper)
         except Exception as exc:  # another Spark, no Janino, or the JVM went away
             log.debug("per-cell calls stay one by one: %s", str(exc).splitlines()[0][:200])
             return False

@@ -1,0 +1,118 @@
+"""Python lists and dicts handed to the driver JVM in one Py4J round trip each.
+
+Py4J turns a Python list (or tuple, or any iterable) passed to a Java method into a
+``java.util.ArrayList``, and a dict into a ``java.util.HashMap``: one call to make it, then
+one per element or key, each a round trip (``groupBy('k').agg({'v': 'sum', 'x': 'avg'})``
+makes five). The kernel's driver helper (`driver_calls`) has ``list`` and ``map`` methods
+of up to `MAX_ARGS` arguments, so a short one is made in one call: the same class, the same
+elements in the same order, each element converted as Py4J converts it. Longer ones, and
+calls to a JVM without the helper, go through Py4J's own converters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from typing import Any
+
+from py4j.java_collections import ListConverter, MapConverter
+from py4j.protocol import Py4JError, Py4JNetworkError
+
+log = logging.getLogger(__name__)
+
+MAX_ARGS = 8  # a list of up to 8 elements, a dict of up to 4 entries, in one call
+
+_HELPERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # client -> helper
+_INSTALL_LOCK = threading.Lock()
+
+
+def java_methods() -> str:
+    """The helper's ``list`` and ``map`` methods, in Java as Janino reads it: one overload
+    per argument count (Py4J calls no varargs method)."""
+    methods = []
+    for count in range(MAX_ARGS + 1):
+        params = ", ".join(f"Object a{i}" for i in range(count))
+        values = ", ".join(f"a{i}" for i in range(count))
+        methods.append(
+            f"public java.util.ArrayList list({params}) {{\n"
+            f"    return listOf(new Object[] {{{values}}});\n}}\n"
+        )
+        if count % 2 == 0:
+            methods.append(
+                f"public java.util.HashMap map({params}) {{\n"
+                f"    return mapOf(new Object[] {{{values}}});\n}}\n"
+            )
+    methods.append(
+        "private static java.util.ArrayList listOf(Object[] items) {\n"
+        "    java.util.ArrayList list = new java.util.ArrayList(items.length);\n"
+        "    for (int i = 0; i < items.length; i++) {\n"
+        "        list.add(items[i]);\n"
+        "    }\n"
+        "    return list;\n"
+        "}\n"
+        "private static java.util.HashMap mapOf(Object[] items) {\n"
+        "    java.util.HashMap map = new java.util.HashMap();\n"
+        "    for (int i = 0; i < items.length; i += 2) {\n"
+        "        map.put(items[i], items[i + 1]);\n"
+        "    }\n"
+        "    return map;\n"
+        "}\n"
+    )
+    return "".join(methods)
+
+
+def use(client: Any, helper: Any) -> None:
+    """Make short lists and dicts sent through `client` with `helper` (a JVM object with
+    the methods of `java_methods`) from now on."""
+    _install(client)
+    _HELPERS[client] = helper
+
+
+def _install(client: Any) -> None:
+    """Put the one-call converters in place of Py4J's in `client`'s converter list (with
+    PySpark, Py4J's shared list: method objects made before see the change)."""
+    with _INSTALL_LOCK:
+        converters = getattr(client, "converters", None)
+        if not isinstance(converters, list):
+            return  # converters are off on this client: nothing is converted
+        for i, converter in enumerate(converters):
+            if type(converter) is ListConverter:
+                converters[i] = OneCallList()
+            elif type(converter) is MapConverter:
+                converters[i] = OneCallMap()
+
+
+class OneCallList(ListConverter):
+    """Py4J's list converter, in one call for a list of up to `MAX_ARGS` elements."""
+
+    def convert(self, object: Any, gateway_client: Any) -> Any:
+        items = list(object)
+        helper = _HELPERS.get(gateway_client)
+        if helper is not None and len(items) <= MAX_ARGS:
+            try:
+                return helper.list(*items)
+            except Py4JNetworkError:
+                raise
+            except Py4JError as exc:  # the helper is gone: as Py4J does it
+                log.debug("no one-call collections: %s", str(exc)[:200])
+        return super().convert(items, gateway_client)
+
+
+class OneCallMap(MapConverter):
+    """Py4J's dict converter, in one call for a dict of up to `MAX_ARGS` / 2 entries."""
+
+    def convert(self, object: Any, gateway_client: Any) -> Any:
+        helper = _HELPERS.get(gateway_client)
+        keys = list(object.keys())
+        if helper is not None and 2 * len(keys) <= MAX_ARGS:
+            pairs: list[Any] = []
+            for key in keys:
+                pairs += (key, object[key])
+            try:
+                return helper.map(*pairs)
+            except Py4JNetworkError:
+                raise
+            except Py4JError as exc:  # the helper is gone: as Py4J does it
+                log.debug("no one-call collections: %s", str(exc)[:200])
+        return super().convert(object, gateway_client)
