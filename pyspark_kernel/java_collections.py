@@ -16,9 +16,6 @@ import threading
 import weakref
 from typing import Any
 
-from py4j.java_collections import ListConverter, MapConverter
-from py4j.protocol import Py4JError, Py4JNetworkError
-
 log = logging.getLogger(__name__)
 
 MAX_ARGS = 8  # a list of up to 8 elements, a dict of up to 4 entries, in one call
@@ -72,19 +69,25 @@ def use(client: Any, helper: Any) -> None:
 def _install(client: Any) -> None:
     """Put the one-call converters in place of Py4J's in `client`'s converter list (with
     PySpark, Py4J's shared list: method objects made before see the change)."""
+    from py4j.java_collections import ListConverter, MapConverter
+
     with _INSTALL_LOCK:
         converters = getattr(client, "converters", None)
         if not isinstance(converters, list):
             return  # converters are off on this client: nothing is converted
         for i, converter in enumerate(converters):
             if type(converter) is ListConverter:
-                converters[i] = OneCallList()
+                converters[i] = OneCallList(converter)
             elif type(converter) is MapConverter:
-                converters[i] = OneCallMap()
+                converters[i] = OneCallMap(converter)
 
 
-class OneCallList(ListConverter):
-    """Py4J's list converter, in one call for a list of up to `MAX_ARGS` elements."""
+class OneCallList:
+    """Py4J's list converter (`original`), in one call for up to `MAX_ARGS` elements."""
+
+    def __init__(self, original: Any) -> None:
+        self.original = original
+        self.can_convert = original.can_convert  # the same values as before
 
     def convert(self, object: Any, gateway_client: Any) -> Any:
         items = list(object)
@@ -92,15 +95,18 @@ class OneCallList(ListConverter):
         if helper is not None and len(items) <= MAX_ARGS:
             try:
                 return helper.list(*items)
-            except Py4JNetworkError:
-                raise
-            except Py4JError as exc:  # the helper is gone: as Py4J does it
-                log.debug("no one-call collections: %s", str(exc)[:200])
-        return super().convert(items, gateway_client)
+            except Exception as exc:
+                if not _helper_gone(exc):
+                    raise
+        return self.original.convert(items, gateway_client)
 
 
-class OneCallMap(MapConverter):
-    """Py4J's dict converter, in one call for a dict of up to `MAX_ARGS` / 2 entries."""
+class OneCallMap:
+    """Py4J's dict converter (`original`), in one call for up to `MAX_ARGS` / 2 entries."""
+
+    def __init__(self, original: Any) -> None:
+        self.original = original
+        self.can_convert = original.can_convert  # the same values as before
 
     def convert(self, object: Any, gateway_client: Any) -> Any:
         helper = _HELPERS.get(gateway_client)
@@ -111,8 +117,18 @@ class OneCallMap(MapConverter):
                 pairs += (key, object[key])
             try:
                 return helper.map(*pairs)
-            except Py4JNetworkError:
-                raise
-            except Py4JError as exc:  # the helper is gone: as Py4J does it
-                log.debug("no one-call collections: %s", str(exc)[:200])
-        return super().convert(object, gateway_client)
+            except Exception as exc:
+                if not _helper_gone(exc):
+                    raise
+        return self.original.convert(object, gateway_client)
+
+
+def _helper_gone(exc: Exception) -> bool:
+    """Whether `exc` says the helper is gone (then Py4J's way is taken); a lost JVM, or an
+    element Py4J cannot send, fails as it would without the helper."""
+    from py4j.protocol import Py4JError, Py4JNetworkError
+
+    if isinstance(exc, Py4JNetworkError) or not isinstance(exc, Py4JError):
+        return False
+    log.debug("no one-call collections: %s", str(exc)[:200])
+    return True
