@@ -82,45 +82,53 @@ def _install(client: Any) -> None:
                 converters[i] = OneCallMap(converter)
 
 
-class OneCallList:
-    """Py4J's list converter (`original`), in one call for up to `MAX_ARGS` elements."""
+class _OneCall:
+    """Py4J's converter `original`, in one call of the helper's `method` for up to
+    `MAX_ARGS` arguments."""
+
+    method = ""
 
     def __init__(self, original: Any) -> None:
         self.original = original
         self.can_convert = original.can_convert  # the same values as before
 
-    def convert(self, object: Any, gateway_client: Any) -> Any:
-        items = list(object)
-        helper = _HELPERS.get(gateway_client)
-        if helper is not None and len(items) <= MAX_ARGS:
-            try:
-                return helper.list(*items)
-            except Exception as exc:
-                if not _helper_gone(exc):
-                    raise
-        return self.original.convert(items, gateway_client)
-
-
-class OneCallMap:
-    """Py4J's dict converter (`original`), in one call for up to `MAX_ARGS` / 2 entries."""
-
-    def __init__(self, original: Any) -> None:
-        self.original = original
-        self.can_convert = original.can_convert  # the same values as before
+    def arguments(self, object: Any) -> tuple[Any, list[Any]]:
+        """What `original` converts (`object`, or its items when it can be read once)
+        and the helper's arguments for it."""
+        raise NotImplementedError
 
     def convert(self, object: Any, gateway_client: Any) -> Any:
+        object, args = self.arguments(object)
         helper = _HELPERS.get(gateway_client)
-        keys = list(object.keys())
-        if helper is not None and 2 * len(keys) <= MAX_ARGS:
-            pairs: list[Any] = []
-            for key in keys:
-                pairs += (key, object[key])
+        if helper is not None and len(args) <= MAX_ARGS:
             try:
-                return helper.map(*pairs)
+                return getattr(helper, self.method)(*args)
             except Exception as exc:
                 if not _helper_gone(exc):
                     raise
         return self.original.convert(object, gateway_client)
+
+
+class OneCallList(_OneCall):
+    """A list (or any iterable): its elements, in order."""
+
+    method = "list"
+
+    def arguments(self, object: Any) -> tuple[Any, list[Any]]:
+        items = list(object)
+        return items, items
+
+
+class OneCallMap(_OneCall):
+    """A dict: its keys and values, in turn."""
+
+    method = "map"
+
+    def arguments(self, object: Any) -> tuple[Any, list[Any]]:
+        pairs: list[Any] = []
+        for key in object.keys():  # noqa: SIM118 (as Py4J reads it: any keys() and [])
+            pairs += (key, object[key])
+        return object, pairs
 
 
 def _helper_gone(exc: Exception) -> bool:
