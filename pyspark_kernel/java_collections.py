@@ -98,9 +98,11 @@ class _OneCall:
         raise NotImplementedError
 
     def convert(self, object: Any, gateway_client: Any) -> Any:
-        object, args = self.arguments(object)
         helper = _HELPERS.get(gateway_client)
-        if helper is not None and len(args) <= MAX_ARGS:
+        if helper is None:
+            return self.original.convert(object, gateway_client)
+        object, args = self.arguments(object)
+        if len(args) <= MAX_ARGS:
             try:
                 return getattr(helper, self.method)(*args)
             except Exception as exc:

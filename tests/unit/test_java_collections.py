@@ -4,6 +4,7 @@ the driver helper is compiled (`java_collections`), longer ones one element at a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -23,13 +24,15 @@ def helper(spark: Any) -> Iterator[Any]:
     yield calls.helper
 
 
-@pytest.fixture
-def without_helper(spark: Any, helper: Any) -> Iterator[None]:
-    """Py4J's own conversions for the test (as in a JVM the helper did not compile in)."""
+@contextmanager
+def py4j_alone(spark: Any, helper: Any) -> Iterator[None]:
+    """Py4J's own conversions in the block (as in a JVM the helper did not compile in)."""
     client = internals.gateway_client(spark.sparkContext._gateway)
     java_collections._HELPERS.pop(client, None)
-    yield
-    java_collections.use(client, helper)
+    try:
+        yield
+    finally:
+        java_collections.use(client, helper)
 
 
 def made(spark: Any, value: Any) -> tuple[str, str, int]:
@@ -61,12 +64,8 @@ VALUES = [
 @pytest.mark.parametrize("value", VALUES, ids=[str(v)[:24] for v in VALUES])
 def test_a_short_collection_is_the_same_java_one_in_one_call(spark, helper, value):
     kind, text, calls = made(spark, value)
-    client = internals.gateway_client(spark.sparkContext._gateway)
-    java_collections._HELPERS.pop(client)
-    try:
+    with py4j_alone(spark, helper):
         expected_kind, expected, plain_calls = made(spark, value)
-    finally:
-        java_collections.use(client, helper)
     assert (kind, text) == (expected_kind, expected)
     assert kind in ("java.util.ArrayList", "java.util.HashMap")
     assert calls == collections_in(value)  # one call per list or dict, nested ones too
@@ -91,7 +90,7 @@ def test_a_long_collection_goes_one_element_at_a_time(spark, helper):
     assert type_of(spark, (i for i in range(3))) == "java.util.ArrayList"  # a generator too
 
 
-def test_dataframes_built_with_lists_and_dicts_are_the_same(spark, helper, without_helper):
+def test_dataframes_built_with_lists_and_dicts_are_the_same(spark, helper):
     def build() -> list[Any]:
         events = spark.range(100).selectExpr("id % 5 AS k", "id AS v", "id % 7 AS w")
         by_k = events.groupBy("k").agg({"v": "sum", "w": "max"})
@@ -99,8 +98,8 @@ def test_dataframes_built_with_lists_and_dicts_are_the_same(spark, helper, witho
         filled = events.na.fill({"v": 0}).dropDuplicates(["k"]).select("k")
         return [by_k.orderBy("k").collect(), picked.limit(7).collect(), filled.count()]
 
-    expected = build()
-    java_collections.use(internals.gateway_client(spark.sparkContext._gateway), helper)
+    with py4j_alone(spark, helper):
+        expected = build()
     with commands(spark, calls_only=True) as sent:
         events = spark.range(100).selectExpr("id % 5 AS k", "id AS v")
         events.groupBy("k").agg({"v": "sum", "k": "count"})
