@@ -453,7 +453,19 @@ def _dropin(r: dict[str, Any] | None) -> list[str]:
             f"{_ms(b['median_ms'])} | {_x(row['ratio_median'])} | {extra} | "
             f"{_x(row.get('ratio_paired'))} | {row['pyspark_tables_published']} |"
         )
+    other = [row for row in r["rows"] if row.get("plain_code")]
+    if other:
+        out.append("")
+        out += [
+            f"{row['cell']}: the pyspark kernel runs `{_inline(row['code'])}` and shows the "
+            f"schema; the plain kernel runs `{_inline(row['plain_code'])}`."
+            for row in other
+        ]
     return [*out, ""]
+
+
+def _inline(code: str) -> str:
+    return code.replace("\n", "; ")
 
 
 def _completion(r: dict[str, Any] | None) -> list[str]:
