@@ -813,7 +813,11 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
                      f"{_x(ratios.get(f'immediate.{PYSPARK}.restart_to_count_s'))} of plain's "
                      "`stop()` + `getOrCreate()`"))  # fmt: skip
     dropin = results.get("dropin_cells", {}).get("rows", [])
-    defined = [r for r in dropin if r["cell"].startswith("define") and r["ratio_median"]]
+    defined = [
+        r
+        for r in dropin
+        if r["cell"].startswith("define") and r["ratio_median"] and not r.get("plain_code")
+    ]
     if defined:  # the paired figures where the run has them
         extras = [r.get("paired_extra_ms", {}).get("median", r["extra_median_ms"]) for r in defined]
         ratios = [r.get("ratio_paired") or r["ratio_median"] for r in defined]
