@@ -277,16 +277,19 @@ function label(value: CellValue | undefined, type?: SparkType): string {
 /**
  * The Vega-Lite spec of a chart's points.
  *
- * @param xType - the Spark type of the x column, if known: numbers and
- *   dates make a quantitative or temporal axis for line, area and scatter.
+ * @param xType - the Spark type of the x column, if known (else the data's
+ *   `x_type`): numbers and dates make a quantitative or temporal axis for
+ *   line, area and scatter.
  * @param width - the plot's width in pixels.
  */
 export function vegaLiteSpec(
   data: IChartData,
-  xType: SparkType | null,
+  columnType: SparkType | null,
   width: number
 ): { [key: string]: unknown } {
   const kind = data.kind;
+  const xType =
+    columnType ?? (data.x_type ? parseSparkType(data.x_type) : null);
   const continuous = kind === 'line' || kind === 'area' || kind === 'scatter';
   const numericX =
     continuous && data.rows.every(r => r.x === null || typeof r.x === 'number');
@@ -429,7 +432,8 @@ function readSavedChart(value: unknown): ISavedChart | null {
       shown_groups: d.shown_groups,
       other: d.other === true,
       computed_over:
-        typeof d.computed_over === 'string' ? d.computed_over : 'whole result'
+        typeof d.computed_over === 'string' ? d.computed_over : 'whole result',
+      ...(typeof d.x_type === 'string' ? { x_type: d.x_type } : {})
     }
   };
 }

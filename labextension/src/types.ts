@@ -457,6 +457,8 @@ export interface IChartPoint {
  */
 export interface IChartData extends IChartSettings {
   rows: IChartPoint[];
+  /** The Spark type of the rows' x (the kernel's `chart` op sends it). */
+  x_type?: string;
   /** How many x values the result has. */
   groups: number;
   shown_groups: number;

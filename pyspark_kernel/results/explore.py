@@ -177,6 +177,7 @@ def chart_data(
     return {
         "kind": kind,
         "x": x,
+        "x_type": types["x"].simpleString(),
         "y": y,
         "agg": agg,
         "color": color,

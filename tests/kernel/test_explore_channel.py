@@ -155,6 +155,14 @@ def test_sql_chart_emits_vega_lite_and_a_png(kernel):
     )
     (line,) = helper.data(VEGALITE)
     assert [p["value"] for p in line["data"]["values"]] == [47.5, 48.5, 49.5, 50.5, 51.5]
+    assert line["mark"] == {"type": "line", "tooltip": True, "point": True}
+    by_day = kernel.run(
+        "_ = pyspark_kernel.chart(spark.range(3).selectExpr("
+        "\"date_add(DATE'2024-01-01', CAST(id AS INT)) AS day\", 'id AS v'), 'area', x='day', y='v')"
+    )
+    (area,) = by_day.data(VEGALITE)
+    assert area["encoding"]["x"] == {"field": "x", "type": "temporal", "title": "day"}
+    assert [p["x"] for p in area["data"]["values"]] == ["2024-01-01", "2024-01-02", "2024-01-03"]
 
 
 def test_a_page_is_answered_while_a_cell_runs_on_a_subshell(kernel, big):

@@ -187,6 +187,14 @@ describe('vegaLiteSpec', () => {
     expect(
       (vegaLiteSpec(dates, parseSparkType('date'), 400) as any).encoding.x.type
     ).toBe('temporal');
+    // With no column type (a chart saved in the notebook), the kernel's x_type.
+    expect(
+      (vegaLiteSpec({ ...dates, x_type: 'date' }, null, 400) as any).encoding.x
+        .type
+    ).toBe('temporal');
+    expect((vegaLiteSpec(dates, null, 400) as any).encoding.x.type).toBe(
+      'nominal'
+    );
     const scatter = { ...numbers, kind: 'scatter' as const };
     expect((vegaLiteSpec(scatter, null, 400) as any).mark.type).toBe('point');
   });

@@ -95,6 +95,7 @@ const CHART: Fields<Omit<IChartReply, 'push' | 'error'>> = {
 const CHART_DATA: Fields<IChartData> = {
   kind: true,
   x: true,
+  x_type: true,
   y: true,
   agg: true,
   color: true,
