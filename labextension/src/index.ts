@@ -1,14 +1,16 @@
 /**
  * The JupyterLab plugin: one kernel channel per notebook, given to that
  * notebook's renderers; the Spark status bar item; `%%sql` cells highlighted
- * as Spark SQL; the Spark data browser in the left area. The renderers for
- * outputs outside notebooks are in the mime extension (`mime.ts`).
+ * as Spark SQL; the Spark data browser and the notebook runs panel in the
+ * left area. The renderers for outputs outside notebooks are in the mime
+ * extension (`mime.ts`).
  */
 import {
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import {
   INotebookTracker,
@@ -21,6 +23,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 
 import { DataBrowser } from './browser';
 import { NotebookChannels } from './notebooks';
+import { RunsClient, RunsPanel } from './runs';
 import { LabSettings } from './settings';
 import { registerSparkSql, SqlCellsExtension } from './sqlcells';
 import { SparkStatusFollower, SparkStatusItem } from './status';
@@ -45,6 +48,22 @@ export const sparkDataIcon = new LabIcon({
 });
 
 /**
+ * The runs panel's icon: a list with a play mark.
+ */
+export const runsIcon = new LabIcon({
+  name: 'pyspark-kernel-lab:runs',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24">' +
+    '<g class="jp-icon3" fill="#616161"><path d="M3 5h12v2H3zm0 4h12v2H3zm0 ' +
+    '4h8v2H3zm11 0v8l6-4z"/></g></svg>'
+});
+
+/**
+ * Command starting a run of the current notebook on the server.
+ */
+export const RUN_NOTEBOOK_COMMAND = 'pyspark-kernel-lab:run-notebook';
+
+/**
  * Insert a cell holding `text` below the active cell of a notebook, and
  * make it the active cell.
  */
@@ -62,7 +81,7 @@ function insertBelow(
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description:
-    'Connects PySpark notebooks to their kernel over the pyspark-kernel.v1 channel: tables over the whole result, charts, live stream displays, the Spark status bar item, Spark SQL cells and the Spark data browser.',
+    'Connects PySpark notebooks to their kernel over the pyspark-kernel.v1 channel: tables over the whole result, charts, live stream displays, the Spark status bar item, Spark SQL cells, the Spark data browser and the notebook runs panel.',
   autoStart: true,
   requires: [INotebookTracker],
   // Optional so that front ends without a status bar (Notebook 7's notebook
@@ -71,7 +90,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ISettingRegistry,
     IStatusBar,
     IEditorLanguageRegistry,
-    ILayoutRestorer
+    ILayoutRestorer,
+    ICommandPalette
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -79,7 +99,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     registry: ISettingRegistry | null,
     statusBar: IStatusBar | null,
     languages: IEditorLanguageRegistry | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null
   ): void => {
     const settings = new LabSettings();
     registry
@@ -108,6 +129,35 @@ const plugin: JupyterFrontEndPlugin<void> = {
     browser.title.icon = sparkDataIcon;
     app.shell.add(browser, 'left', { rank: 600 });
     restorer?.add(browser, browser.id);
+
+    const runs = new RunsPanel({
+      client: new RunsClient(app.serviceManager.serverSettings),
+      currentPath: () => tracker.currentWidget?.context.path ?? null,
+      saveCurrent: async () => {
+        const context = tracker.currentWidget?.context;
+        if (context?.model.dirty) {
+          await context.save();
+        }
+      },
+      open: path => void app.commands.execute('docmanager:open', { path })
+    });
+    runs.title.icon = runsIcon;
+    app.shell.add(runs, 'left', { rank: 610 });
+    restorer?.add(runs, runs.id);
+    app.commands.addCommand(RUN_NOTEBOOK_COMMAND, {
+      label: 'Run Notebook on the Server (PySpark)',
+      caption:
+        'run the current notebook on a kernel of its own; follow it in the Notebook runs panel',
+      isEnabled: () => tracker.currentWidget !== null,
+      execute: async () => {
+        app.shell.activateById(runs.id);
+        await runs.runCurrent();
+      }
+    });
+    palette?.addItem({
+      command: RUN_NOTEBOOK_COMMAND,
+      category: 'Notebook Operations'
+    });
 
     if (statusBar) {
       const item = new SparkStatusItem();

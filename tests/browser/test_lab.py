@@ -240,13 +240,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         _stop_lab(lab)
 
 
-def _write_notebook(root: Path, name: str, cells: dict[str, str]) -> str:
-    """A notebook on the ``pyspark`` kernel with one code cell per (id, source)."""
+def _write_notebook(root: Path, name: str, cells: dict[str, str], kernel: str = "pyspark") -> str:
+    """A notebook on the ``pyspark`` (or `kernel`) kernel with one code cell per (id, source)."""
     nb = {
         "nbformat": 4,
         "nbformat_minor": 5,
         "metadata": {
-            "kernelspec": {"name": "pyspark", "display_name": "PySpark", "language": "python"},
+            "kernelspec": {"name": kernel, "display_name": kernel, "language": "python"},
             "language_info": {"name": "python"},
         },
         "cells": [
@@ -920,3 +920,66 @@ def test_whole_result_charts_sql_cells_and_data_browser(lab: Lab, page: Any) -> 
     assert "chart" not in ops, ops
     page.screenshot(path=str(ARTIFACTS / "lab-features.png"))
     step("chart shown again after the reload")
+
+
+RUNS_NOTEBOOK = "runs_check.ipynb"
+SLEEP_NOTEBOOK = "runs_sleep.ipynb"
+
+
+def _api_runs(lab: Lab) -> list[dict[str, Any]]:
+    url = f"{lab.url}/pyspark-kernel/api/runs?token={lab.token}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())["runs"]
+
+
+def test_notebook_runs_panel_starts_follows_cancels_and_opens_runs(lab: Lab, page: Any) -> None:
+    """The runs panel over the server's runs API: the current notebook run on a kernel of
+    its own, its failure shown with the cell, a sleeping run cancelled, the executed copy
+    opened. The notebooks are on ``python3``: Spark in runs is `tests/server/test_runs.py`'s."""
+    from playwright.sync_api import expect
+
+    name = _write_notebook(
+        lab.root,
+        RUNS_NOTEBOOK,
+        {"ok": "x = 40 + 2\nprint(x)", "bad": "raise ValueError('bad row')"},
+        kernel="python3",
+    )
+    sleeper = _write_notebook(
+        lab.root, SLEEP_NOTEBOOK, {"sleep": "import time\ntime.sleep(300)"}, kernel="python3"
+    )
+    page.goto(lab.tree_url(name, workspace="runs"))
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    expect(notebook.locator(".jp-Cell")).to_have_count(2, timeout=RENDER_MS)
+    page.locator('.jp-SideBar .lm-TabBar-tab[data-id="pyspark-kernel-lab-runs"]').click()
+    runs = page.locator(".pysk-RunsPanel")
+    expect(runs).to_be_visible()
+    runs.locator(".pysk-runs-start").click()
+    expect(runs.locator(".pysk-browser-state")).to_have_text(f"started {name}")
+    failed = runs.locator(".pysk-run").filter(has_text=name)
+    expect(failed).to_have_class(re.compile(r"\bpysk-run-failed\b"), timeout=JOB_MS)
+    expect(failed.locator(".pysk-run-detail")).to_have_text("failed at cell 1: ValueError: bad row")
+    (run,) = [r for r in _api_runs(lab) if r["path"] == name]
+    assert run["status"] == "failed" and run["error"]["cell"] == 1, run
+
+    # A run of another notebook, cancelled from the panel while it sleeps.
+    page.goto(lab.tree_url(sleeper, workspace="runs-sleep"))
+    expect(notebook.locator(".jp-Cell")).to_have_count(1, timeout=RENDER_MS)
+    page.locator('.jp-SideBar .lm-TabBar-tab[data-id="pyspark-kernel-lab-runs"]').click()
+    runs.locator(".pysk-runs-start").click()
+    sleeping = runs.locator(".pysk-run").filter(has_text=sleeper)
+    expect(sleeping).to_have_class(re.compile(r"\bpysk-run-running\b"), timeout=JOB_MS)
+    expect(sleeping.locator(".pysk-run-detail")).to_have_text(
+        re.compile(r"^running · 0/1 cell$"), timeout=JOB_MS
+    )
+    sleeping.locator(".pysk-run-cancel").click()
+    expect(sleeping).to_have_class(re.compile(r"\bpysk-run-cancelled\b"), timeout=JOB_MS)
+    expect(sleeping.locator(".pysk-run-cancel")).to_have_count(0)
+    (stopped,) = [r for r in _api_runs(lab) if r["path"] == sleeper]
+    assert stopped["status"] == "cancelled", stopped
+
+    # The failed run's executed copy opens with the outputs the run left.
+    failed.locator(".pysk-run-path").click()
+    copy = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    expect(copy.locator(".jp-OutputArea-output").first).to_have_text(re.compile(r"^42\s*$"))
+    expect(copy.locator(".jp-OutputArea-output").nth(1)).to_contain_text("ValueError: bad row")
+    runs.screenshot(path=str(ARTIFACTS / "runs-panel.png"))
